@@ -1,0 +1,74 @@
+//! Errors of the pricing library.
+
+use std::fmt;
+
+/// One problem in a spec, located by its JSON path (e.g. `instruments[0].model.spot`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecIssue {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for SpecIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a spec; never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecErrors(pub Vec<SpecIssue>);
+
+impl SpecErrors {
+    pub fn single(path: impl Into<String>, message: impl Into<String>) -> Self {
+        SpecErrors(vec![SpecIssue { path: path.into(), message: message.into() }])
+    }
+
+    pub fn issues(&self) -> &[SpecIssue] {
+        &self.0
+    }
+
+    /// True when some issue names exactly this JSON path.
+    pub fn mentions(&self, path: &str) -> bool {
+        self.0.iter().any(|i| i.path == path)
+    }
+}
+
+impl fmt::Display for SpecErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(f, "invalid spec ({n} problem{}):", if n == 1 { "" } else { "s" })?;
+        for issue in &self.0 {
+            write!(f, "\n  - {issue}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecErrors {}
+
+/// Errors of the batch-level API: these mean a caller passed inconsistent data
+/// (e.g. a coefficient vector of the wrong length from a corrupted message).
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum Error {
+    #[error(transparent)]
+    Spec(#[from] SpecErrors),
+    #[error("batch {batch} out of range: the {phase} phase has {batches} batches")]
+    BatchOutOfRange { phase: &'static str, batch: u64, batches: u64 },
+    #[error("exercise date {date} out of range: the instrument has {dates} dates")]
+    DateOutOfRange { date: usize, dates: usize },
+    #[error("coefficient vector has {got} entries, the basis has {expected}")]
+    CoefficientLength { got: usize, expected: usize },
+    #[error("regression statistics of dimension {got} do not match the basis size {expected}")]
+    StatsDimension { got: usize, expected: usize },
+    #[error("exercise policy covers {got} dates, the instrument needs {expected}")]
+    PolicyLength { got: usize, expected: usize },
+    #[error("no pricing batches were merged")]
+    NoSamples,
+    #[error("workshop CSV: {0}")]
+    Csv(String),
+}

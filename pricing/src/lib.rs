@@ -1,0 +1,69 @@
+//! pathgrid pricing core: job specs, validation, GBM paths and the Longstaff–Schwartz
+//! method as batch kernels with mergeable statistics.
+//!
+//! This crate does no I/O and spawns no threads. A runner (the local thread pool, or a
+//! coordinator with remote nodes) drives it through the batch-level API:
+//!
+//! 1. [`TrainingBatch::simulate`] each training batch;
+//! 2. for each regression date `k` from the last to the first:
+//!    [`TrainingBatch::regression_stats`] per batch → [`RegressionStats::merge`] in batch
+//!    order → [`RegressionStats::solve`] → [`TrainingBatch::apply_exercise`] on every batch;
+//! 3. [`price_batch`] per pricing batch → [`PricingStats::merge`] in batch order →
+//!    [`finish`].
+//!
+//! Because every batch draws from its own stream and merges happen in batch order,
+//! results are bit-identical however batches are spread over threads or machines.
+
+pub mod basis;
+pub mod black_scholes;
+pub mod error;
+pub mod job;
+pub mod model;
+pub mod paths;
+pub mod payoff;
+pub mod pricing_pass;
+pub mod problem;
+pub mod regression;
+pub mod result;
+pub mod rng;
+pub mod spec;
+pub mod training;
+pub mod validate;
+pub mod workshop_csv;
+
+pub use error::{Error, SpecErrors, SpecIssue};
+pub use job::{Instrument, Job, Settings, Style};
+pub use pricing_pass::{ExercisePolicy, PricingStats, price_batch};
+pub use problem::Problem;
+pub use regression::RegressionStats;
+pub use result::{InstrumentResult, JobResult, JobStats, JobStatus, finish};
+pub use rng::Phase;
+pub use spec::JobSpec;
+pub use training::{Coefficients, TrainingBatch};
+pub use validate::{parse_job, parse_spec};
+
+/// Runs a whole instrument sequentially through the batch API: the reference the
+/// parallel and distributed runners must reproduce bit for bit.
+pub fn price_instrument_sequential(problem: &Problem) -> Result<InstrumentResult, Error> {
+    let mut batches = (0..problem.batches(Phase::Training))
+        .map(|b| TrainingBatch::simulate(problem, b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut coefficients: Vec<Coefficients> = vec![None; problem.regression_dates()];
+    for k in (0..problem.regression_dates()).rev() {
+        let mut merged = RegressionStats::new(problem.basis_len());
+        for tb in &batches {
+            merged.merge(&tb.regression_stats(problem, k)?)?;
+        }
+        let beta = merged.solve();
+        for tb in &mut batches {
+            tb.apply_exercise(problem, k, beta.as_deref())?;
+        }
+        coefficients[k] = beta;
+    }
+    let policy = ExercisePolicy { coefficients };
+    let mut stats = PricingStats::default();
+    for b in 0..problem.batches(Phase::Pricing) {
+        stats.merge(&price_batch(problem, b, &policy)?);
+    }
+    finish(problem, &policy, &stats)
+}

@@ -1,0 +1,77 @@
+//! Path generation: exact GBM log-steps, correlated through a Cholesky factor,
+//! antithetic pairs in one batch, laid out as structure of arrays.
+
+use crate::problem::Problem;
+use crate::rng::{Phase, StreamRng};
+
+/// Advances a batch of paths date by date. `state[a * n + i]` is asset `a` on path `i`.
+/// Training and pricing both draw through this type, so a training batch regenerated
+/// on another node consumes its stream exactly as the first time.
+#[derive(Debug)]
+pub struct PathStepper<'p> {
+    problem: &'p Problem,
+    rng: StreamRng,
+    n: usize,
+    date: usize,
+    state: Vec<f64>,
+    normals: Vec<f64>,
+}
+
+impl<'p> PathStepper<'p> {
+    pub fn new(problem: &'p Problem, phase: Phase, batch: u64, n: usize) -> Self {
+        let model = &problem.instrument.model;
+        let d = model.assets();
+        let mut state = Vec::with_capacity(d * n);
+        for &s0 in &model.spot {
+            state.extend(std::iter::repeat_n(s0, n));
+        }
+        let rng = StreamRng::for_batch(problem.settings.seed, problem.index, phase, batch);
+        let half = if problem.settings.antithetic { n.div_ceil(2) } else { n };
+        PathStepper { problem, rng, n, date: 0, state, normals: vec![0.0; d * half] }
+    }
+
+    pub fn paths(&self) -> usize {
+        self.n
+    }
+
+    /// Simulates the next date and returns the asset values there (`[a * n + i]`).
+    pub fn advance(&mut self) -> &[f64] {
+        let p = self.problem;
+        let d = p.instrument.model.assets();
+        let n = self.n;
+        let antithetic = p.settings.antithetic;
+        let half = if antithetic { n.div_ceil(2) } else { n };
+        let z = &mut self.normals;
+        self.rng.fill_standard_normal(z);
+        if let Some(l) = &p.instrument.model.chol {
+            // w = L z, in place: row a needs z_b for b <= a only, so go from the last row up.
+            for a in (0..d).rev() {
+                for i in 0..half {
+                    let mut w = 0.0;
+                    for b in 0..=a {
+                        w += l[a * d + b] * z[b * half + i];
+                    }
+                    z[a * half + i] = w;
+                }
+            }
+        }
+        let k = self.date;
+        for a in 0..d {
+            let mu = p.drift[k * d + a];
+            let sig = p.step_vol[k * d + a];
+            let zs = &z[a * half..(a + 1) * half];
+            let s = &mut self.state[a * n..(a + 1) * n];
+            let (up, down) = s.split_at_mut(half.min(n));
+            for (x, &w) in up.iter_mut().zip(zs) {
+                *x *= (mu + sig * w).exp();
+            }
+            if antithetic {
+                for (x, &w) in down.iter_mut().zip(zs) {
+                    *x *= (mu - sig * w).exp();
+                }
+            }
+        }
+        self.date += 1;
+        &self.state
+    }
+}

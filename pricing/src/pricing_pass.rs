@@ -1,0 +1,158 @@
+//! Pricing pass: fresh paths, the learnt exercise rule, mergeable sums.
+
+use crate::black_scholes;
+use crate::error::Error;
+use crate::job::Style;
+use crate::paths::PathStepper;
+use crate::problem::Problem;
+use crate::rng::Phase;
+use crate::training::{Coefficients, payoffs};
+use serde::{Deserialize, Serialize};
+
+/// Sums over the independent samples of a batch. With antithetic variates a sample is
+/// the mean of a pair, which makes the samples independent and the standard error honest.
+///
+/// `y` is the discounted payoff under the exercise rule; `x` the control variate: the
+/// discounted Black–Scholes value of the European option at the moment of exercise, whose
+/// expectation is today's European price whatever the rule (a martingale stopped at a
+/// stopping time); `e` the discounted European payoff at maturity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PricingStats {
+    pub samples: u64,
+    pub sum_y: f64,
+    pub sum_yy: f64,
+    pub sum_x: f64,
+    pub sum_xx: f64,
+    pub sum_xy: f64,
+    pub sum_e: f64,
+    pub sum_ee: f64,
+}
+
+impl PricingStats {
+    /// Adds another batch's sums; merge in batch-index order for reproducible results.
+    pub fn merge(&mut self, o: &PricingStats) {
+        self.samples += o.samples;
+        self.sum_y += o.sum_y;
+        self.sum_yy += o.sum_yy;
+        self.sum_x += o.sum_x;
+        self.sum_xx += o.sum_xx;
+        self.sum_xy += o.sum_xy;
+        self.sum_e += o.sum_e;
+        self.sum_ee += o.sum_ee;
+    }
+
+    fn add(&mut self, y: f64, x: f64, e: f64) {
+        self.samples += 1;
+        self.sum_y += y;
+        self.sum_yy += y * y;
+        self.sum_x += x;
+        self.sum_xx += x * x;
+        self.sum_xy += x * y;
+        self.sum_e += e;
+        self.sum_ee += e * e;
+    }
+}
+
+/// The exercise rule of an instrument: coefficients per regression date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExercisePolicy {
+    pub coefficients: Vec<Coefficients>,
+}
+
+impl ExercisePolicy {
+    pub fn check(&self, problem: &Problem) -> Result<(), Error> {
+        if self.coefficients.len() != problem.regression_dates() {
+            return Err(Error::PolicyLength { got: self.coefficients.len(), expected: problem.regression_dates() });
+        }
+        let p = problem.basis_len();
+        for b in self.coefficients.iter().flatten() {
+            if b.len() != p {
+                return Err(Error::CoefficientLength { got: b.len(), expected: p });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Prices batch `batch` of the pricing phase under `policy`.
+pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Result<PricingStats, Error> {
+    policy.check(problem)?;
+    let n = problem.batch_len(Phase::Pricing, batch)?;
+    let inst = &problem.instrument;
+    let m = problem.dates();
+    let d = inst.model.assets();
+    let basis = &inst.basis;
+    let control = european_control(problem);
+    let maturity = inst.maturity();
+
+    let mut stepper = PathStepper::new(problem, Phase::Pricing, batch, n);
+    let mut alive = vec![true; n];
+    let mut y = vec![0.0; n];
+    let mut x = vec![0.0; n];
+    let mut e = vec![0.0; n];
+    let mut pay = vec![0.0; n];
+    let mut row = vec![0.0; basis.len()];
+    let mut s = vec![0.0; d];
+    for k in 0..m {
+        let values = stepper.advance();
+        payoffs(problem, values, n, &mut pay);
+        let df = problem.discount[k];
+        if k + 1 == m {
+            for i in 0..n {
+                let v = df * pay[i];
+                e[i] = v;
+                if alive[i] {
+                    y[i] = v;
+                    x[i] = v;
+                }
+            }
+            break;
+        }
+        let Some(beta) = &policy.coefficients[k] else { continue };
+        for i in 0..n {
+            if !alive[i] || pay[i] <= 0.0 {
+                continue;
+            }
+            for (a, sa) in s.iter_mut().enumerate() {
+                *sa = values[a * n + i];
+            }
+            basis.evaluate(&s, pay[i], &mut row);
+            let continuation: f64 = row.iter().zip(beta).map(|(r, c)| r * c).sum();
+            let now = df * pay[i];
+            if now >= continuation {
+                alive[i] = false;
+                y[i] = now;
+                x[i] = match control {
+                    Some((call, strike)) => {
+                        let m = &inst.model;
+                        let t = inst.dates[k];
+                        df * black_scholes::price(call, s[0], strike, m.rate, m.dividend[0], m.vol[0], maturity - t)
+                    }
+                    None => 0.0,
+                };
+            }
+        }
+    }
+    let mut stats = PricingStats::default();
+    if problem.settings.antithetic {
+        let half = n / 2;
+        for i in 0..half {
+            let j = i + half;
+            stats.add(0.5 * (y[i] + y[j]), 0.5 * (x[i] + x[j]), 0.5 * (e[i] + e[j]));
+        }
+    } else {
+        for i in 0..n {
+            stats.add(y[i], x[i], e[i]);
+        }
+    }
+    Ok(stats)
+}
+
+/// The stopping-time control applies to a single-asset vanilla with early exercise.
+pub(crate) fn european_control(problem: &Problem) -> Option<(bool, f64)> {
+    let inst = &problem.instrument;
+    if inst.style == Style::European || inst.model.assets() != 1 {
+        return None;
+    }
+    inst.payoff.vanilla()
+}

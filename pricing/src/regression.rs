@@ -1,0 +1,159 @@
+//! Mergeable least-squares statistics and their solution.
+//!
+//! A batch reduces its in-the-money paths to AᵀA and Aᵀy, which are O(basis²) whatever
+//! the number of paths: this is what travels from nodes to the coordinator.
+
+use crate::error::Error;
+use ndarray::{Array1, Array2};
+use ndarray_linalg::{Eigh, SolveH, UPLO};
+use serde::{Deserialize, Serialize};
+
+/// Sufficient statistics of one least-squares problem. `ata` is the upper triangle of
+/// AᵀA packed row by row: entry (i, j), i ≤ j, sits at `i * dim - i * (i + 1) / 2 + j`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegressionStats {
+    pub dim: usize,
+    pub count: u64,
+    pub ata: Vec<f64>,
+    pub aty: Vec<f64>,
+}
+
+impl RegressionStats {
+    pub fn new(dim: usize) -> Self {
+        RegressionStats { dim, count: 0, ata: vec![0.0; dim * (dim + 1) / 2], aty: vec![0.0; dim] }
+    }
+
+    /// Adds one observation with basis row `a` and response `y`.
+    #[inline]
+    pub fn add(&mut self, a: &[f64], y: f64) {
+        let mut idx = 0;
+        for i in 0..self.dim {
+            let ai = a[i];
+            self.aty[i] += ai * y;
+            for &aj in &a[i..self.dim] {
+                self.ata[idx] += ai * aj;
+                idx += 1;
+            }
+        }
+        self.count += 1;
+    }
+
+    /// Checks the shape, e.g. of statistics decoded from a network message.
+    pub fn check(&self, dim: usize) -> Result<(), Error> {
+        if self.dim != dim || self.ata.len() != dim * (dim + 1) / 2 || self.aty.len() != dim {
+            return Err(Error::StatsDimension { got: self.dim, expected: dim });
+        }
+        Ok(())
+    }
+
+    /// Adds another batch's statistics. Callers merge in batch-index order so the
+    /// floating-point sums, and hence the results, are reproducible.
+    pub fn merge(&mut self, other: &RegressionStats) -> Result<(), Error> {
+        other.check(self.dim)?;
+        for (a, b) in self.ata.iter_mut().zip(&other.ata) {
+            *a += b;
+        }
+        for (a, b) in self.aty.iter_mut().zip(&other.aty) {
+            *a += b;
+        }
+        self.count += other.count;
+        Ok(())
+    }
+
+    /// Regression coefficients, or `None` when there is nothing to regress on
+    /// (no in-the-money path): the exercise rule then never exercises at that date.
+    pub fn solve(&self) -> Option<Vec<f64>> {
+        let n = self.dim;
+        if self.count == 0 || n == 0 {
+            return None;
+        }
+        let mut m = Array2::<f64>::zeros((n, n));
+        let mut idx = 0;
+        for i in 0..n {
+            for j in i..n {
+                m[(i, j)] = self.ata[idx];
+                m[(j, i)] = self.ata[idx];
+                idx += 1;
+            }
+        }
+        if m.iter().any(|x| !x.is_finite()) || self.aty.iter().any(|x| !x.is_finite()) {
+            return None;
+        }
+        let b = Array1::from(self.aty.clone());
+        // A tiny ridge keeps the Cholesky solve stable when a basis column is nearly
+        // redundant; it changes well-posed solutions far below Monte Carlo noise.
+        let scale = (0..n).map(|i| m[(i, i)]).fold(0.0_f64, f64::max);
+        let mut ridged = m.clone();
+        for i in 0..n {
+            ridged[(i, i)] += 1e-12 * scale.max(f64::MIN_POSITIVE);
+        }
+        if (self.count as usize) >= n {
+            if let Ok(x) = ridged.solveh(&b) {
+                if x.iter().all(|v| v.is_finite()) {
+                    return Some(x.to_vec());
+                }
+            }
+        }
+        pseudo_inverse_solve(&m, &b)
+    }
+}
+
+/// Minimum-norm solution through the eigen-decomposition, dropping directions whose
+/// eigenvalue is negligible: the graceful fallback for singular normal equations.
+fn pseudo_inverse_solve(m: &Array2<f64>, b: &Array1<f64>) -> Option<Vec<f64>> {
+    let (values, vectors) = m.eigh(UPLO::Upper).ok()?;
+    let max = values.iter().copied().fold(0.0_f64, f64::max);
+    if max <= 0.0 {
+        return None;
+    }
+    let n = b.len();
+    let mut x = Array1::<f64>::zeros(n);
+    for (k, &lambda) in values.iter().enumerate() {
+        if lambda > max * 1e-12 {
+            let v = vectors.column(k);
+            let coef = v.dot(b) / lambda;
+            x.scaled_add(coef, &v);
+        }
+    }
+    x.iter().all(|v| v.is_finite()).then(|| x.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovers_exact_fit_and_merges() {
+        let mut a = RegressionStats::new(3);
+        let mut b = RegressionStats::new(3);
+        for k in 0..50 {
+            let x = k as f64 / 10.0;
+            let row = [1.0, x, x * x];
+            let y = 2.0 - 3.0 * x + 0.5 * x * x;
+            if k % 2 == 0 { a.add(&row, y) } else { b.add(&row, y) }
+        }
+        a.merge(&b).unwrap();
+        let beta = a.solve().unwrap();
+        for (got, want) in beta.iter().zip([2.0, -3.0, 0.5]) {
+            assert!((got - want).abs() < 1e-8, "{beta:?}");
+        }
+    }
+
+    #[test]
+    fn singular_system_falls_back() {
+        let mut s = RegressionStats::new(2);
+        for k in 0..10 {
+            // two identical columns: AᵀA is singular
+            s.add(&[k as f64, k as f64], 2.0 * k as f64);
+        }
+        let beta = s.solve().unwrap();
+        assert!((beta[0] + beta[1] - 2.0).abs() < 1e-8, "{beta:?}");
+    }
+
+    #[test]
+    fn empty_and_mismatched() {
+        assert_eq!(RegressionStats::new(2).solve(), None);
+        let mut a = RegressionStats::new(2);
+        assert!(a.merge(&RegressionStats::new(3)).is_err());
+    }
+}

@@ -1,0 +1,151 @@
+//! The job spec: the JSON contract users write (see DESIGN.md, "The job spec").
+//!
+//! These types mirror the JSON exactly and carry no invariants; [`crate::validate`]
+//! turns a [`JobSpec`] into a [`crate::Job`] whose fields are known to be sane.
+
+use serde::{Deserialize, Serialize};
+
+/// A whole job as submitted: simulation settings plus the instruments to price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    pub name: String,
+    #[serde(default)]
+    pub seed: u64,
+    pub paths: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_paths: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub antithetic: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<BasisSpec>,
+    pub instruments: Vec<InstrumentSpec>,
+}
+
+/// Regression basis for the continuation value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasisSpec {
+    pub kind: BasisKind,
+    pub degree: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BasisKind {
+    /// Laguerre polynomials in S/K (one asset).
+    Laguerre,
+    /// Powers of S/K (one asset).
+    Monomial,
+    /// All monomials in the assets up to `degree`, plus the payoff (any number of assets).
+    Polynomial,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentSpec {
+    pub id: String,
+    pub model: ModelSpec,
+    pub payoff: PayoffSpec,
+    pub exercise: ExerciseSpec,
+}
+
+/// A number for one asset, or an array with one entry per asset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Scalars {
+    One(f64),
+    Many(Vec<f64>),
+}
+
+impl Scalars {
+    pub fn len(&self) -> usize {
+        match self {
+            Scalars::One(_) => 1,
+            Scalars::Many(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The values, with a single number broadcast to `assets` entries.
+    pub fn broadcast(&self, assets: usize) -> Vec<f64> {
+        match self {
+            Scalars::One(x) => vec![*x; assets],
+            Scalars::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModelSpec {
+    /// Geometric Brownian motion, one or several correlated assets.
+    Gbm {
+        spot: Scalars,
+        vol: Scalars,
+        rate: f64,
+        #[serde(default = "zero_dividend")]
+        dividend: Scalars,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        correlation: Option<Vec<Vec<f64>>>,
+    },
+}
+
+fn zero_dividend() -> Scalars {
+    Scalars::One(0.0)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PayoffSpec {
+    Put {
+        strike: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        weights: Option<Vec<f64>>,
+    },
+    Call {
+        strike: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        weights: Option<Vec<f64>>,
+    },
+    MaxCall {
+        strike: f64,
+    },
+    MinPut {
+        strike: f64,
+    },
+    BasketPut {
+        strike: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        weights: Option<Vec<f64>>,
+    },
+    BasketCall {
+        strike: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        weights: Option<Vec<f64>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExerciseStyle {
+    American,
+    Bermudan,
+    European,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExerciseSpec {
+    pub style: ExerciseStyle,
+    pub maturity: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dates: Option<Vec<f64>>,
+}
