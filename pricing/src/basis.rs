@@ -16,6 +16,10 @@ pub struct Basis {
     /// Multi-asset monomials, in graded order after the constant: term `t` is
     /// `term[parent] * x[asset]`, so each costs one multiplication.
     terms: Vec<(u32, u32)>,
+    /// Evaluate on the asset values sorted in decreasing order: for payoffs on the
+    /// maximum or minimum of the assets, the order statistics explain the continuation
+    /// value far better than the assets by name.
+    sorted: bool,
 }
 
 impl Basis {
@@ -24,13 +28,19 @@ impl Basis {
         let inv_scale = 1.0 / scale;
         match kind {
             BasisKind::Laguerre | BasisKind::Monomial => {
-                (assets == 1).then_some(Basis { kind, degree, inv_scale, terms: Vec::new() })
+                (assets == 1).then_some(Basis { kind, degree, inv_scale, terms: Vec::new(), sorted: false })
             }
             BasisKind::Polynomial => {
                 let terms = graded_monomials(assets, degree);
-                Some(Basis { kind, degree, inv_scale, terms })
+                Some(Basis { kind, degree, inv_scale, terms, sorted: false })
             }
         }
+    }
+
+    /// Evaluates the polynomial on the order statistics of the assets.
+    pub fn with_sorted_assets(mut self, sorted: bool) -> Basis {
+        self.sorted = sorted && self.kind == BasisKind::Polynomial;
+        self
     }
 
     pub fn kind(&self) -> BasisKind {
@@ -70,15 +80,25 @@ impl Basis {
                     p *= x;
                 }
             }
-            BasisKind::Polynomial => {
-                out[0] = 1.0;
-                for (t, &(parent, asset)) in self.terms.iter().enumerate() {
-                    out[t + 1] = out[parent as usize] * s[asset as usize] * self.inv_scale;
-                }
-                if let Some(last) = out.last_mut() {
-                    *last = payoff * self.inv_scale;
-                }
+            BasisKind::Polynomial if self.sorted => {
+                let mut buf = [0.0; crate::validate::MAX_ASSETS];
+                let sorted = &mut buf[..s.len().min(crate::validate::MAX_ASSETS)];
+                sorted.copy_from_slice(&s[..sorted.len()]);
+                sorted.sort_unstable_by(|a, b| b.total_cmp(a));
+                self.polynomial(sorted, payoff, out);
             }
+            BasisKind::Polynomial => self.polynomial(s, payoff, out),
+        }
+    }
+
+    #[inline]
+    fn polynomial(&self, s: &[f64], payoff: f64, out: &mut [f64]) {
+        out[0] = 1.0;
+        for (t, &(parent, asset)) in self.terms.iter().enumerate() {
+            out[t + 1] = out[parent as usize] * s[asset as usize] * self.inv_scale;
+        }
+        if let Some(last) = out.last_mut() {
+            *last = payoff * self.inv_scale;
         }
     }
 }

@@ -53,18 +53,18 @@ pub fn correlation_factor(c: &[Vec<f64>]) -> Result<Option<Vec<f64>>, Correlatio
         return Err(CorrelationProblem::NonFinite);
     }
     let mut identity = true;
-    for i in 0..d {
-        if (c[i][i] - 1.0).abs() > 1e-12 {
+    for (i, row) in c.iter().enumerate() {
+        if (row[i] - 1.0).abs() > 1e-12 {
             return Err(CorrelationProblem::Diagonal);
         }
-        for j in 0..d {
-            if c[i][j].abs() > 1.0 + 1e-12 {
+        for (j, &x) in row.iter().enumerate() {
+            if x.abs() > 1.0 + 1e-12 {
                 return Err(CorrelationProblem::OutOfRange);
             }
-            if (c[i][j] - c[j][i]).abs() > 1e-10 {
+            if (x - c[j][i]).abs() > 1e-10 {
                 return Err(CorrelationProblem::Asymmetric);
             }
-            if i != j && c[i][j] != 0.0 {
+            if i != j && x != 0.0 {
                 identity = false;
             }
         }

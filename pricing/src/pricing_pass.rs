@@ -1,8 +1,6 @@
 //! Pricing pass: fresh paths, the learnt exercise rule, mergeable sums.
 
-use crate::black_scholes;
 use crate::error::Error;
-use crate::job::Style;
 use crate::paths::PathStepper;
 use crate::problem::Problem;
 use crate::rng::Phase;
@@ -82,8 +80,6 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
     let m = problem.dates();
     let d = inst.model.assets();
     let basis = &inst.basis;
-    let control = european_control(problem);
-    let maturity = inst.maturity();
 
     let mut stepper = PathStepper::new(problem, Phase::Pricing, batch, n);
     let mut alive = vec![true; n];
@@ -119,17 +115,10 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
             basis.evaluate(&s, pay[i], &mut row);
             let continuation: f64 = row.iter().zip(beta).map(|(r, c)| r * c).sum();
             let now = df * pay[i];
-            if now >= continuation {
+            if problem.exercise_now(k, &s, now, continuation) {
                 alive[i] = false;
                 y[i] = now;
-                x[i] = match control {
-                    Some((call, strike)) => {
-                        let m = &inst.model;
-                        let t = inst.dates[k];
-                        df * black_scholes::price(call, s[0], strike, m.rate, m.dividend[0], m.vol[0], maturity - t)
-                    }
-                    None => 0.0,
-                };
+                x[i] = problem.european_value(k, s[0]).unwrap_or(0.0);
             }
         }
     }
@@ -146,13 +135,4 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
         }
     }
     Ok(stats)
-}
-
-/// The stopping-time control applies to a single-asset vanilla with early exercise.
-pub(crate) fn european_control(problem: &Problem) -> Option<(bool, f64)> {
-    let inst = &problem.instrument;
-    if inst.style == Style::European || inst.model.assets() != 1 {
-        return None;
-    }
-    inst.payoff.vanilla()
 }

@@ -1,6 +1,7 @@
 //! One instrument of a job, prepared for simulation: time grid, drifts, discount
 //! factors and the batch plan. Everything a batch kernel needs, computed once.
 
+use crate::black_scholes;
 use crate::error::Error;
 use crate::job::{Instrument, Job, Settings, Style};
 use crate::rng::Phase;
@@ -17,14 +18,18 @@ pub struct Problem {
     pub(crate) step_vol: Vec<f64>,
     /// Discount factor e^{-r t_k} per date.
     pub(crate) discount: Vec<f64>,
+    /// (is call, strike) of a single-asset vanilla with early exercise: its European
+    /// value has a closed form, used as a control variate and as a floor of continuation.
+    european: Option<(bool, f64)>,
 }
 
 impl Problem {
     pub fn new(job: &Job, index: usize) -> Result<Problem, Error> {
-        let instrument = job.instruments.get(index).cloned().ok_or(Error::DateOutOfRange {
-            date: index,
-            dates: job.instruments.len(),
-        })?;
+        let instrument = job
+            .instruments
+            .get(index)
+            .cloned()
+            .ok_or(Error::DateOutOfRange { date: index, dates: job.instruments.len() })?;
         Ok(Problem::for_instrument(instrument, index as u32, job.settings))
     }
 
@@ -53,7 +58,33 @@ impl Problem {
             prev = t;
         }
         let discount = instrument.dates.iter().map(|t| (-m.rate * t).exp()).collect();
-        Problem { instrument, index, settings, drift, step_vol, discount }
+        let european = if instrument.style == Style::European || d != 1 { None } else { instrument.payoff.vanilla() };
+        Problem { instrument, index, settings, drift, step_vol, discount, european }
+    }
+
+    /// Whether the European value of the remaining option has a closed form here.
+    pub fn has_european_closed_form(&self) -> bool {
+        self.european.is_some()
+    }
+
+    /// Black–Scholes value at date `k` of the European option with the instrument's
+    /// maturity, discounted to time 0; `None` without a closed form.
+    #[inline]
+    pub fn european_value(&self, k: usize, spot: f64) -> Option<f64> {
+        let (call, strike) = self.european?;
+        let m = &self.instrument.model;
+        let tau = self.instrument.maturity() - self.instrument.dates[k];
+        Some(self.discount[k] * black_scholes::price(call, spot, strike, m.rate, m.dividend[0], m.vol[0], tau))
+    }
+
+    /// The exercise rule: exercise when the discounted payoff `now` beats the estimated
+    /// continuation value, and also the European value of what remains — the holder of
+    /// an American option can always hold it to maturity, so continuation is worth at
+    /// least that. Regression noise would otherwise exercise some paths too early (e.g.
+    /// calls without dividends, which should never be exercised early).
+    #[inline]
+    pub fn exercise_now(&self, k: usize, spot: &[f64], now: f64, continuation: f64) -> bool {
+        now >= continuation && spot.first().and_then(|&s| self.european_value(k, s)).is_none_or(|e| now >= e)
     }
 
     pub fn dates(&self) -> usize {

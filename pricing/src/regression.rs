@@ -87,12 +87,11 @@ impl RegressionStats {
         for i in 0..n {
             ridged[(i, i)] += 1e-12 * scale.max(f64::MIN_POSITIVE);
         }
-        if (self.count as usize) >= n {
-            if let Ok(x) = ridged.solveh(&b) {
-                if x.iter().all(|v| v.is_finite()) {
-                    return Some(x.to_vec());
-                }
-            }
+        if (self.count as usize) >= n
+            && let Ok(x) = ridged.solveh(&b)
+            && x.iter().all(|v| v.is_finite())
+        {
+            return Some(x.to_vec());
         }
         pseudo_inverse_solve(&m, &b)
     }

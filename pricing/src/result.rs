@@ -3,7 +3,7 @@
 use crate::black_scholes;
 use crate::error::Error;
 use crate::job::Style;
-use crate::pricing_pass::{ExercisePolicy, PricingStats, european_control};
+use crate::pricing_pass::{ExercisePolicy, PricingStats};
 use crate::problem::Problem;
 use serde::{Deserialize, Serialize};
 
@@ -68,11 +68,12 @@ pub fn finish(problem: &Problem, policy: &ExercisePolicy, stats: &PricingStats) 
     let var_x = ((stats.sum_xx - n * mean_x * mean_x) / dof).max(0.0);
     let cov = (stats.sum_xy - n * mean_x * mean_y) / dof;
 
-    let closed_form = inst.payoff.vanilla().filter(|_| m.assets() == 1).map(|(call, k)| {
-        black_scholes::price(call, m.spot[0], k, m.rate, m.dividend[0], m.vol[0], inst.maturity())
-    });
-    let (mut price, mut variance) = match (european_control(problem), closed_form) {
-        (Some(_), Some(mu)) if var_x > 0.0 => {
+    let closed_form =
+        inst.payoff.vanilla().filter(|_| m.assets() == 1).map(|(call, k)| {
+            black_scholes::price(call, m.spot[0], k, m.rate, m.dividend[0], m.vol[0], inst.maturity())
+        });
+    let (mut price, mut variance) = match closed_form {
+        Some(mu) if problem.has_european_closed_form() && var_x > 0.0 => {
             let b = cov / var_x;
             (mean_y - b * (mean_x - mu), (var_y - cov * cov / var_x).max(0.0))
         }
@@ -117,7 +118,9 @@ fn exercise_boundary(problem: &Problem, policy: &ExercisePolicy) -> Option<Vec<[
         let mut gain = |s: f64| {
             let pay = inst.payoff.value(&[s]);
             basis.evaluate(&[s], pay, &mut row);
-            df * pay - row.iter().zip(beta).map(|(r, c)| r * c).sum::<f64>()
+            let continuation = row.iter().zip(beta).map(|(r, c)| r * c).sum::<f64>();
+            let floor = problem.european_value(k, s).unwrap_or(f64::NEG_INFINITY);
+            df * pay - continuation.max(floor)
         };
         // Walk away from the strike into the money until exercising pays, then bisect.
         let steps = 400;

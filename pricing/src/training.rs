@@ -6,9 +6,9 @@
 //! [`TrainingBatch::apply_exercise`] with the solved coefficients (sent down).
 
 use crate::error::Error;
+use crate::paths::PathStepper;
 use crate::problem::Problem;
 use crate::regression::RegressionStats;
-use crate::paths::PathStepper;
 use crate::rng::Phase;
 
 /// Coefficients per regression date; `None` means "never exercise at this date".
@@ -51,7 +51,12 @@ impl TrainingBatch {
     /// Regenerates a batch and replays the exercise rule of every date already solved
     /// (`solved[k]` for k ≥ `from`), so a batch moved to another node continues exactly
     /// where the lost one stood. `solved` holds one entry per regression date.
-    pub fn rebuild(problem: &Problem, batch: u64, solved: &[Coefficients], from: usize) -> Result<TrainingBatch, Error> {
+    pub fn rebuild(
+        problem: &Problem,
+        batch: u64,
+        solved: &[Coefficients],
+        from: usize,
+    ) -> Result<TrainingBatch, Error> {
         let mut tb = TrainingBatch::simulate(problem, batch)?;
         for k in (from..problem.regression_dates()).rev() {
             let beta = solved.get(k).ok_or(Error::DateOutOfRange { date: k, dates: solved.len() })?;
@@ -111,7 +116,7 @@ impl TrainingBatch {
                 basis.evaluate(s, payoff, &mut row);
                 let continuation: f64 = row.iter().zip(b).map(|(x, c)| x * c).sum();
                 let now = df * payoff;
-                if now >= continuation {
+                if problem.exercise_now(k, s, now, continuation) {
                     exercised.push((i, now));
                 }
             });

@@ -85,7 +85,10 @@ impl JobSpec {
             }
         }
         if work > MAX_WORK {
-            v.push("paths", format!("job too large: {work:.3e} path-steps × assets exceeds the limit of {MAX_WORK:.0e}"));
+            v.push(
+                "paths",
+                format!("job too large: {work:.3e} path-steps × assets exceeds the limit of {MAX_WORK:.0e}"),
+            );
         }
         v.finish(Job { name: name.to_string(), settings, instruments })
     }
@@ -115,7 +118,13 @@ impl Validator {
     }
 
     /// Checks a per-asset field and broadcasts it to `assets` values.
-    fn per_asset(&mut self, path: &str, s: &Scalars, assets: usize, check: impl Fn(f64) -> Option<&'static str>) -> Vec<f64> {
+    fn per_asset(
+        &mut self,
+        path: &str,
+        s: &Scalars,
+        assets: usize,
+        check: impl Fn(f64) -> Option<&'static str>,
+    ) -> Vec<f64> {
         if s.len() != assets && s.len() != 1 {
             self.push(path, format!("expected 1 or {assets} values, got {}", s.len()));
         }
@@ -125,10 +134,10 @@ impl Validator {
                 Scalars::One(_) => path.to_string(),
                 Scalars::Many(_) => format!("{path}[{j}]"),
             };
-            if self.finite(&p, x) {
-                if let Some(msg) = check(x) {
-                    self.push(p, msg);
-                }
+            if self.finite(&p, x)
+                && let Some(msg) = check(x)
+            {
+                self.push(p, msg);
             }
         }
         values
@@ -144,7 +153,8 @@ impl Validator {
         let payoff = self.payoff(&format!("{path}.payoff"), &spec.payoff, assets);
         let (style, dates) = self.exercise(path, spec)?;
         let strike = payoff.as_ref().map_or(1.0, Payoff::strike);
-        let basis = self.basis(path, job_basis, assets, strike);
+        let order_statistic = matches!(payoff, Some(Payoff::MaxCall { .. } | Payoff::MinPut { .. }));
+        let basis = self.basis(path, job_basis, assets, strike, order_statistic);
         let (model, payoff, basis) = (model?, payoff?, basis?);
         if self.issues.len() > before {
             return None;
@@ -180,10 +190,11 @@ impl Validator {
                 }
             },
         };
-        if let Some(c) = correlation {
-            if c.len() != assets && self.issues.len() == before {
-                self.push(format!("{path}.correlation"), format!("must be a {assets}x{assets} matrix"));
-            }
+        if let Some(c) = correlation
+            && c.len() != assets
+            && self.issues.len() == before
+        {
+            self.push(format!("{path}.correlation"), format!("must be a {assets}x{assets} matrix"));
         }
         (self.issues.len() == before).then_some(Gbm { spot, vol, dividend, rate: *rate, chol })
     }
@@ -212,7 +223,10 @@ impl Validator {
         let basket = |w: Option<&Vec<f64>>| Some(w.cloned().unwrap_or_else(|| vec![1.0 / assets as f64; assets]));
         let payoff = match kind {
             "put" | "call" if weights.is_none() && assets > 1 => {
-                self.push(format!("{path}.type"), format!("{kind} on {assets} assets needs `weights` (or use basket_{kind})"));
+                self.push(
+                    format!("{path}.type"),
+                    format!("{kind} on {assets} assets needs `weights` (or use basket_{kind})"),
+                );
                 return None;
             }
             "put" => Payoff::Put { strike, weights: weights.cloned() },
@@ -256,7 +270,10 @@ impl Validator {
         match ex.style {
             ExerciseStyle::American => {
                 if ex.dates.is_some() {
-                    self.push(format!("{path}.dates"), "american exercise takes `steps`; use style bermudan for explicit dates");
+                    self.push(
+                        format!("{path}.dates"),
+                        "american exercise takes `steps`; use style bermudan for explicit dates",
+                    );
                     return None;
                 }
                 Some((Style::American, steps(self)?))
@@ -304,7 +321,14 @@ impl Validator {
         }
     }
 
-    fn basis(&mut self, ipath: &str, spec: Option<BasisSpec>, assets: usize, strike: f64) -> Option<Basis> {
+    fn basis(
+        &mut self,
+        ipath: &str,
+        spec: Option<BasisSpec>,
+        assets: usize,
+        strike: f64,
+        order_statistic: bool,
+    ) -> Option<Basis> {
         let spec = spec.unwrap_or(if assets == 1 {
             BasisSpec { kind: BasisKind::Laguerre, degree: 3 }
         } else {
@@ -315,13 +339,20 @@ impl Validator {
             BasisKind::Polynomial => basis::polynomial_len(assets, spec.degree),
         };
         if len > MAX_BASIS_LEN || spec.degree > 12 {
-            self.push("basis.degree", format!("basis of {len} functions for {assets} assets is too large (max {MAX_BASIS_LEN}, degree ≤ 12)"));
+            self.push(
+                "basis.degree",
+                format!("basis of {len} functions for {assets} assets is too large (max {MAX_BASIS_LEN}, degree ≤ 12)"),
+            );
             return None;
         }
         match Basis::new(spec.kind, spec.degree, assets, strike) {
-            Some(b) => Some(b),
+            Some(b) => Some(b.with_sorted_assets(order_statistic)),
             None => {
-                self.push("basis.kind", format!("{:?} basis needs a single asset, but {ipath} has {assets}; use polynomial", spec.kind).to_lowercase());
+                self.push(
+                    "basis.kind",
+                    format!("{:?} basis needs a single asset, but {ipath} has {assets}; use polynomial", spec.kind)
+                        .to_lowercase(),
+                );
                 None
             }
         }

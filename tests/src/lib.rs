@@ -1,1 +1,64 @@
-//! Cross-crate integration tests live under `tests/`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_arguments)]
+//! Helpers shared by the cross-crate integration tests under `tests/`.
+
+use pathgrid_pricing::{InstrumentResult, Job, JobSpec};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+/// The shared reference values (published prices) beside the project.
+pub fn published_values() -> Value {
+    let path = workspace_root().join("../shared/reference/published_values.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON in {}: {e}", path.display()))
+}
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A one-asset GBM instrument as spec JSON.
+pub fn vanilla(
+    id: &str,
+    kind: &str,
+    spot: f64,
+    strike: f64,
+    vol: f64,
+    rate: f64,
+    dividend: f64,
+    style: &str,
+    maturity: f64,
+    steps: u64,
+) -> Value {
+    json!({
+        "id": id,
+        "model": {"type": "gbm", "spot": spot, "vol": vol, "rate": rate, "dividend": dividend},
+        "payoff": {"type": kind, "strike": strike},
+        "exercise": {"style": style, "maturity": maturity, "steps": steps}
+    })
+}
+
+/// A job spec around `instruments`.
+pub fn job_spec(name: &str, seed: u64, paths: u64, training_paths: u64, instruments: Vec<Value>) -> JobSpec {
+    let v = json!({"name": name, "seed": seed, "paths": paths, "training_paths": training_paths, "instruments": instruments});
+    serde_json::from_value(v).unwrap_or_else(|e| panic!("test spec does not parse: {e}"))
+}
+
+pub fn validated(spec: &JobSpec) -> Job {
+    spec.validate().unwrap_or_else(|e| panic!("test spec is invalid: {e}"))
+}
+
+/// Prices a job on the local thread pool.
+pub fn price(spec: &JobSpec, threads: usize) -> Vec<InstrumentResult> {
+    pathgrid_cli::local_runner::run_job(&validated(spec), threads, &|_| {})
+        .unwrap_or_else(|e| panic!("pricing failed: {e}"))
+}
+
+/// Path to the `pathgrid` binary built alongside the tests (same profile directory).
+pub fn pathgrid_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("no current exe: {e}"));
+    // target/<profile>/deps/<test-binary> -> target/<profile>/pathgrid
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap_or_else(|| panic!("unexpected test path {}", exe.display()));
+    let bin = dir.join("pathgrid");
+    assert!(bin.exists(), "{} not built: run the tests with `cargo test --workspace`", bin.display());
+    bin
+}
