@@ -43,7 +43,7 @@ fn training_policy(p: &Problem) -> Option<pathgrid_pricing::ExercisePolicy> {
     let mut coefficients = vec![None; p.regression_dates()];
     for k in (0..p.regression_dates()).rev() {
         let mut merged = pathgrid_pricing::RegressionStats::new(p.basis_len());
-        for tb in &batches {
+        for tb in &mut batches {
             merged.merge(&tb.regression_stats(p, k).ok()?).ok()?;
         }
         coefficients[k] = merged.solve();

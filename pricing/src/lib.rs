@@ -51,7 +51,7 @@ pub fn price_instrument_sequential(problem: &Problem) -> Result<InstrumentResult
     let mut coefficients: Vec<Coefficients> = vec![None; problem.regression_dates()];
     for k in (0..problem.regression_dates()).rev() {
         let mut merged = RegressionStats::new(problem.basis_len());
-        for tb in &batches {
+        for tb in &mut batches {
             merged.merge(&tb.regression_stats(problem, k)?)?;
         }
         let beta = merged.solve();

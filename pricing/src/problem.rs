@@ -21,6 +21,11 @@ pub struct Problem {
     /// (is call, strike) of a single-asset vanilla with early exercise: its European
     /// value has a closed form, used as a control variate and as a floor of continuation.
     european: Option<(bool, f64)>,
+    /// Per date, the spot beyond which the payoff exceeds the European value of the
+    /// remainder (below it for a put, above it for a call); `None` where it never does.
+    /// The European value is monotone in the spot against the payoff, so the floor of
+    /// the exercise rule reduces to one comparison instead of a Black–Scholes evaluation.
+    exercise_floor: Vec<Option<f64>>,
 }
 
 impl Problem {
@@ -59,7 +64,10 @@ impl Problem {
         }
         let discount = instrument.dates.iter().map(|t| (-m.rate * t).exp()).collect();
         let european = if instrument.style == Style::European || d != 1 { None } else { instrument.payoff.vanilla() };
-        Problem { instrument, index, settings, drift, step_vol, discount, european }
+        let mut problem =
+            Problem { instrument, index, settings, drift, step_vol, discount, european, exercise_floor: Vec::new() };
+        problem.exercise_floor = (0..problem.dates()).map(|k| problem.floor_spot(k)).collect();
+        problem
     }
 
     /// Whether the European value of the remaining option has a closed form here.
@@ -84,7 +92,51 @@ impl Problem {
     /// calls without dividends, which should never be exercised early).
     #[inline]
     pub fn exercise_now(&self, k: usize, spot: &[f64], now: f64, continuation: f64) -> bool {
-        now >= continuation && spot.first().and_then(|&s| self.european_value(k, s)).is_none_or(|e| now >= e)
+        if now < continuation {
+            return false;
+        }
+        match (self.european, spot.first()) {
+            (Some((call, _)), Some(&s)) => match self.exercise_floor.get(k).copied().flatten() {
+                Some(edge) => {
+                    if call {
+                        s >= edge
+                    } else {
+                        s <= edge
+                    }
+                }
+                None => false,
+            },
+            _ => true,
+        }
+    }
+
+    /// Solves payoff(S) = European value(S) at date `k` by bisection. For a put,
+    /// (K − S) − P(S) falls strictly in S; for a call, (S − K) − C(S) rises strictly; so
+    /// the crossing, when there is one, splits the spot axis in two.
+    fn floor_spot(&self, k: usize) -> Option<f64> {
+        let (call, strike) = self.european?;
+        let df = self.discount[k];
+        let gain = |s: f64| {
+            let pay = if call { s - strike } else { strike - s };
+            df * pay - self.european_value(k, s).unwrap_or(0.0)
+        };
+        // Exercise region for a put is (0, edge], for a call [edge, ∞).
+        let (mut inside, mut outside) = if call { (strike * 1e6, strike) } else { (strike * 1e-9, strike) };
+        if gain(inside) < 0.0 {
+            return None;
+        }
+        for _ in 0..200 {
+            let mid = 0.5 * (inside + outside);
+            if gain(mid) >= 0.0 {
+                inside = mid
+            } else {
+                outside = mid
+            }
+            if (inside - outside).abs() <= 1e-13 * strike {
+                break;
+            }
+        }
+        Some(inside)
     }
 
     pub fn dates(&self) -> usize {

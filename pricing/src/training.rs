@@ -25,6 +25,7 @@ pub struct TrainingBatch {
     cash: Vec<f64>,
     /// Dates at and after this one have had their exercise rule applied.
     applied_from: usize,
+    itm_cache: Option<InTheMoney>,
 }
 
 impl TrainingBatch {
@@ -45,7 +46,7 @@ impl TrainingBatch {
         for c in &mut cash {
             *c *= df;
         }
-        Ok(TrainingBatch { batch, n, assets: d, values, cash, applied_from: m - 1 })
+        Ok(TrainingBatch { batch, n, assets: d, values, cash, applied_from: m - 1, itm_cache: None })
     }
 
     /// Regenerates a batch and replays the exercise rule of every date already solved
@@ -88,62 +89,96 @@ impl TrainingBatch {
     }
 
     /// AᵀA and Aᵀy at date `k` over in-the-money paths, y = discounted future cash flow.
-    pub fn regression_stats(&self, problem: &Problem, k: usize) -> Result<RegressionStats, Error> {
+    /// Keeps the in-the-money basis rows for the [`TrainingBatch::apply_exercise`] of the
+    /// same date that follows, so each date's basis is evaluated once.
+    pub fn regression_stats(&mut self, problem: &Problem, k: usize) -> Result<RegressionStats, Error> {
         check_date(problem, k)?;
-        let basis = &problem.instrument.basis;
-        let mut stats = RegressionStats::new(basis.len());
-        let mut row = vec![0.0; basis.len()];
-        self.for_each_in_the_money(problem, k, |i, s, payoff| {
-            basis.evaluate(s, payoff, &mut row);
-            stats.add(&row, self.cash[i]);
-        });
+        let itm = self.in_the_money(problem, k);
+        let p = problem.basis_len();
+        let mut stats = RegressionStats::new(p);
+        for (row, &i) in itm.rows.chunks_exact(p).zip(&itm.paths) {
+            stats.add(row, self.cash[i as usize]);
+        }
+        if itm.rows.len() <= MAX_CACHED_ROW_VALUES {
+            self.itm_cache = Some(itm);
+        }
         Ok(stats)
     }
 
     /// Applies the exercise rule at date `k`: an in-the-money path whose immediate payoff
-    /// beats the estimated continuation value now pays that payoff.
+    /// beats the estimated continuation value (and the European floor) now pays that payoff.
     pub fn apply_exercise(&mut self, problem: &Problem, k: usize, beta: Option<&[f64]>) -> Result<(), Error> {
         check_date(problem, k)?;
-        let basis = &problem.instrument.basis;
-        let df = problem.discount[k];
+        let cached = self.itm_cache.take().filter(|c| c.date == k);
         if let Some(b) = beta {
-            if b.len() != basis.len() {
-                return Err(Error::CoefficientLength { got: b.len(), expected: basis.len() });
+            let p = problem.basis_len();
+            if b.len() != p {
+                return Err(Error::CoefficientLength { got: b.len(), expected: p });
             }
-            let mut row = vec![0.0; basis.len()];
-            let mut exercised = Vec::new();
-            self.for_each_in_the_money(problem, k, |i, s, payoff| {
-                basis.evaluate(s, payoff, &mut row);
+            let itm = cached.unwrap_or_else(|| self.in_the_money(problem, k));
+            for ((row, &i), (&now, &spot)) in
+                itm.rows.chunks_exact(p).zip(&itm.paths).zip(itm.now.iter().zip(&itm.first_spot))
+            {
                 let continuation: f64 = row.iter().zip(b).map(|(x, c)| x * c).sum();
-                let now = df * payoff;
-                if problem.exercise_now(k, s, now, continuation) {
-                    exercised.push((i, now));
+                if problem.exercise_now(k, &[spot], now, continuation) {
+                    self.cash[i as usize] = now;
                 }
-            });
-            for (i, now) in exercised {
-                self.cash[i] = now;
             }
         }
         self.applied_from = k;
         Ok(())
     }
 
-    /// Calls `f(path, asset values, payoff)` for each path in the money at date `k`.
-    fn for_each_in_the_money(&self, problem: &Problem, k: usize, mut f: impl FnMut(usize, &[f64], f64)) {
+    /// The in-the-money paths at date `k` with their basis rows and discounted payoffs.
+    fn in_the_money(&self, problem: &Problem, k: usize) -> InTheMoney {
         let values = self.date_values(k);
         let n = self.n;
+        let basis = &problem.instrument.basis;
+        let p = basis.len();
+        let df = problem.discount[k];
         let mut pay = vec![0.0; n];
         payoffs(problem, values, n, &mut pay);
+        let count = pay.iter().filter(|&&x| x > 0.0).count();
+        let mut itm = InTheMoney {
+            date: k,
+            paths: Vec::with_capacity(count),
+            rows: vec![0.0; count * p],
+            now: Vec::with_capacity(count),
+            first_spot: Vec::with_capacity(count),
+        };
         let mut s = vec![0.0; self.assets];
-        for (i, &p) in pay.iter().enumerate() {
-            if p > 0.0 {
-                for (a, x) in s.iter_mut().enumerate() {
-                    *x = values[a * n + i];
-                }
-                f(i, &s, p);
+        let mut rows = itm.rows.chunks_exact_mut(p.max(1));
+        for (i, &payoff) in pay.iter().enumerate() {
+            if payoff <= 0.0 {
+                continue;
             }
+            for (a, x) in s.iter_mut().enumerate() {
+                *x = values[a * n + i];
+            }
+            if let Some(row) = rows.next() {
+                basis.evaluate(&s, payoff, row);
+            }
+            itm.paths.push(i as u32);
+            itm.now.push(df * payoff);
+            itm.first_spot.push(s[0]);
         }
+        itm
     }
+}
+
+/// Rows kept between the two halves of a round: beyond this (huge bases) they are
+/// recomputed instead of held.
+const MAX_CACHED_ROW_VALUES: usize = 1 << 20;
+
+/// In-the-money paths of one date: indices, basis rows (`basis_len` values per path),
+/// discounted payoff and first asset's spot.
+#[derive(Debug, Clone)]
+struct InTheMoney {
+    date: usize,
+    paths: Vec<u32>,
+    rows: Vec<f64>,
+    now: Vec<f64>,
+    first_spot: Vec<f64>,
 }
 
 fn check_date(problem: &Problem, k: usize) -> Result<(), Error> {

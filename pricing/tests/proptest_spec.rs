@@ -290,10 +290,10 @@ fn mutate(root: &mut Value, at: usize, op: &Op, value: Value) {
                     m.remove(&key.replace("~1", "/").replace("~0", "~"));
                 }
                 Some(Value::Array(a)) => {
-                    if let Ok(i) = key.parse::<usize>() {
-                        if i < a.len() {
-                            a.remove(i);
-                        }
+                    if let Ok(i) = key.parse::<usize>()
+                        && i < a.len()
+                    {
+                        a.remove(i);
                     }
                 }
                 _ => {}

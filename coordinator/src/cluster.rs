@@ -1,0 +1,295 @@
+//! The in-process cluster core without any networking: scheduler + job registry actors.
+//!
+//! [`Cluster`] is what the gRPC services call, and what tests drive directly through the
+//! [`crate::protocol::NodeLink`] seam with virtual nodes.
+
+use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::config::CoordinatorConfig;
+use crate::error::Error;
+use crate::job::{self, JobMsg, JobParams, JobPhase, Progress};
+use crate::protocol::{JobContext, JobId};
+use crate::scheduler::{self, NodeInfo, SchedulerHandle};
+use pathgrid_pricing::{JobSpec, JobStatus};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Finished jobs kept for `Get`/`Watch`, oldest dropped first.
+const RETAINED_JOBS: usize = 10_000;
+
+enum RegMsg {
+    Submit { spec: JobSpec, reply: oneshot::Sender<Result<String, Error>> },
+    Watch { id: String, reply: oneshot::Sender<Option<watch::Receiver<Progress>>> },
+    Cancel { id: String, reply: oneshot::Sender<Option<mpsc::Sender<JobMsg>>> },
+    List { reply: oneshot::Sender<Vec<Progress>> },
+}
+
+/// Handle to a running cluster core. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    sched: SchedulerHandle,
+    reg: mpsc::Sender<RegMsg>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for RegMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RegMsg")
+    }
+}
+
+impl Cluster {
+    /// Starts the actors and resumes the unfinished jobs found in the checkpoint store.
+    /// Everything stops when `shutdown` fires; [`Cluster::stopped`] waits for that.
+    pub async fn start(config: &CoordinatorConfig, shutdown: CancellationToken) -> Result<Cluster, Error> {
+        let tracker = TaskTracker::new();
+        let (sched, sched_join) = scheduler::spawn(config.heartbeat_timeout, shutdown.clone());
+        tracker.spawn(async move {
+            let _ = sched_join.await;
+        });
+        let restored = match &config.store {
+            Some(store) => store.load_all().await?,
+            None => Vec::new(),
+        };
+        let (tx, rx) = mpsc::channel(256);
+        let mut reg = Registry {
+            rx,
+            jobs: HashMap::new(),
+            order: Vec::new(),
+            sched: sched.clone(),
+            store: config.store.clone(),
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+            max_active_instruments: config.max_active_instruments,
+            checkpoint_interval: config.checkpoint_interval,
+            counter: 0,
+        };
+        for cp in restored {
+            reg.restore(cp);
+        }
+        tracker.spawn(reg.run());
+        Ok(Cluster { sched, reg: tx, tracker, shutdown })
+    }
+
+    /// The scheduler: nodes attach through it (the test seam).
+    pub fn scheduler(&self) -> &SchedulerHandle {
+        &self.sched
+    }
+
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    async fn ask<T>(&self, msg: impl FnOnce(oneshot::Sender<T>) -> RegMsg) -> Result<T, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.reg.send(msg(reply)).await.map_err(|_| Error::ShuttingDown)?;
+        rx.await.map_err(|_| Error::ShuttingDown)
+    }
+
+    /// Validates and starts a job; returns its id.
+    pub async fn submit(&self, spec: JobSpec) -> Result<String, Error> {
+        self.ask(|reply| RegMsg::Submit { spec, reply }).await?
+    }
+
+    /// The job's progress feed; the last value is terminal and carries the result.
+    pub async fn watch(&self, id: &str) -> Result<watch::Receiver<Progress>, Error> {
+        self.ask(|reply| RegMsg::Watch { id: id.to_string(), reply })
+            .await?
+            .ok_or_else(|| Error::UnknownJob(id.to_string()))
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Progress, Error> {
+        Ok(self.watch(id).await?.borrow().clone())
+    }
+
+    /// Cancels a job; false when it had already finished.
+    pub async fn cancel(&self, id: &str) -> Result<bool, Error> {
+        let tx = self
+            .ask(|reply| RegMsg::Cancel { id: id.to_string(), reply })
+            .await?
+            .ok_or_else(|| Error::UnknownJob(id.to_string()))?;
+        let (reply, rx) = oneshot::channel();
+        if tx.send(JobMsg::Cancel { reply }).await.is_err() {
+            return Ok(false);
+        }
+        Ok(rx.await.unwrap_or(false))
+    }
+
+    pub async fn list_jobs(&self) -> Result<Vec<Progress>, Error> {
+        self.ask(|reply| RegMsg::List { reply }).await
+    }
+
+    pub async fn list_nodes(&self) -> Vec<NodeInfo> {
+        self.sched.list_nodes().await
+    }
+
+    /// Waits for a job to reach a terminal state and returns the last snapshot.
+    pub async fn wait(&self, id: &str, mut progress: impl FnMut(&Progress)) -> Result<Progress, Error> {
+        let mut rx = self.watch(id).await?;
+        loop {
+            let p = rx.borrow_and_update().clone();
+            progress(&p);
+            if p.is_terminal() {
+                return Ok(p);
+            }
+            if rx.changed().await.is_err() {
+                return Err(Error::ShuttingDown);
+            }
+        }
+    }
+
+    /// Waits until every actor (scheduler, registry, jobs) has stopped after shutdown,
+    /// so their last checkpoints are written.
+    pub async fn stopped(&self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+struct Entry {
+    tx: Option<mpsc::Sender<JobMsg>>,
+    events: watch::Receiver<Progress>,
+}
+
+struct Registry {
+    rx: mpsc::Receiver<RegMsg>,
+    jobs: HashMap<String, Entry>,
+    order: Vec<String>,
+    sched: SchedulerHandle,
+    store: Option<Arc<dyn CheckpointStore>>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    max_active_instruments: usize,
+    checkpoint_interval: Duration,
+    counter: u64,
+}
+
+impl Registry {
+    async fn run(mut self) {
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                msg = self.rx.recv() => match msg {
+                    Some(msg) => self.handle(msg),
+                    None => break,
+                },
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: RegMsg) {
+        match msg {
+            RegMsg::Submit { spec, reply } => {
+                let _ = reply.send(self.submit(spec));
+            }
+            RegMsg::Watch { id, reply } => {
+                let _ = reply.send(self.jobs.get(&id).map(|e| e.events.clone()));
+            }
+            RegMsg::Cancel { id, reply } => {
+                let _ = reply.send(self.jobs.get(&id).and_then(|e| e.tx.clone()));
+            }
+            RegMsg::List { reply } => {
+                let list = self.order.iter().filter_map(|id| self.jobs.get(id)).map(|e| e.events.borrow().clone()).collect();
+                let _ = reply.send(list);
+            }
+        }
+    }
+
+    fn new_id(&mut self, name: &str) -> String {
+        self.counter += 1;
+        let clean: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .take(48)
+            .collect();
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        format!("{clean}-{millis:x}-{}", self.counter)
+    }
+
+    fn submit(&mut self, spec: JobSpec) -> Result<String, Error> {
+        let job = spec.validate()?;
+        let id = self.new_id(&spec.name);
+        let ctx = Arc::new(JobContext::new(JobId::from(id.as_str()), spec, job));
+        self.spawn_job(ctx, None);
+        tracing::info!(job = %id, "job submitted");
+        Ok(id)
+    }
+
+    fn spawn_job(&mut self, ctx: Arc<JobContext>, restored: Option<Checkpoint>) {
+        let id = ctx.id.to_string();
+        let (tx, events) = job::spawn(JobParams {
+            ctx,
+            restored,
+            sched: self.sched.clone(),
+            store: self.store.clone(),
+            shutdown: self.shutdown.clone(),
+            max_active_instruments: self.max_active_instruments,
+            checkpoint_interval: self.checkpoint_interval,
+            tracker: self.tracker.clone(),
+        });
+        self.insert(id, Entry { tx: Some(tx), events });
+    }
+
+    fn insert(&mut self, id: String, entry: Entry) {
+        self.order.push(id.clone());
+        self.jobs.insert(id, entry);
+        if self.order.len() > RETAINED_JOBS {
+            let jobs = &self.jobs;
+            if let Some(pos) = self.order.iter().position(|id| jobs.get(id).is_none_or(|e| e.events.borrow().is_terminal())) {
+                let old = self.order.remove(pos);
+                self.jobs.remove(&old);
+            }
+        }
+    }
+
+    /// Resumes an unfinished job, or keeps a finished one visible.
+    fn restore(&mut self, cp: Checkpoint) {
+        let job = match cp.spec.validate() {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::warn!(job = %cp.job_id, error = %e, "checkpoint has an invalid spec; skipped");
+                return;
+            }
+        };
+        if self.jobs.contains_key(&cp.job_id) {
+            return;
+        }
+        match cp.status {
+            JobStatus::Queued | JobStatus::Running => {
+                tracing::info!(job = %cp.job_id, "resuming job from checkpoint");
+                let ctx = Arc::new(JobContext::new(JobId::from(cp.job_id.as_str()), cp.spec.clone(), job));
+                self.spawn_job(ctx, Some(cp));
+            }
+            status => {
+                let phase = match status {
+                    JobStatus::Succeeded => JobPhase::Done,
+                    JobStatus::Cancelled => JobPhase::Cancelled,
+                    _ => JobPhase::Failed,
+                };
+                let p = Progress {
+                    job_id: cp.job_id.clone(),
+                    name: cp.spec.name.clone(),
+                    phase,
+                    date: None,
+                    batches_done: 0,
+                    batches_total: 0,
+                    elapsed: Duration::from_secs_f64(cp.elapsed_s.max(0.0)),
+                    eta: None,
+                    error: cp.result.as_ref().and_then(|r| r.error.clone()),
+                    result: cp.result,
+                    training_tasks: 0,
+                    pricing_tasks: 0,
+                };
+                let (_tx, events) = watch::channel(p);
+                self.insert(cp.job_id, Entry { tx: None, events });
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! pathgrid coordinator: splits jobs into batch tasks, hands them to nodes over gRPC,
+//! merges their statistics in batch order and survives node loss and restarts.
+//!
+//! Actors (tokio tasks owning their state, talking over bounded channels):
+//! - [`scheduler`]: node registry, task queues, slot-based assignment, batch ownership,
+//!   the single "node lost" path (stream closed or heartbeat timeout);
+//! - [`job`]: one per job, the `Training(date) → Pricing → Done|Failed|Cancelled` machine;
+//! - [`session`]: one per attached node, bridging its gRPC stream;
+//! - [`cluster`]: the job registry and the handle the services (and tests) use.
+//!
+//! Entry points: [`run`] (a coordinator on a listener), [`Client`] (submit/watch/...),
+//! [`run_embedded`] (coordinator + in-process nodes, for `pathgrid run`).
+
+pub mod checkpoint;
+pub mod client;
+pub mod cluster;
+pub mod config;
+pub mod embedded;
+pub mod error;
+pub mod job;
+pub mod protocol;
+pub mod scheduler;
+pub mod service;
+pub mod session;
+
+pub use checkpoint::{Checkpoint, CheckpointStore, DirStore};
+pub use client::Client;
+pub use cluster::Cluster;
+pub use config::CoordinatorConfig;
+
+pub use error::Error;
+pub use job::{JobPhase, Progress};
+pub use scheduler::{NodeInfo, SchedulerHandle, SchedulerStats};
+pub use service::{run, serve};

@@ -1,0 +1,557 @@
+//! The scheduler actor: node registry, queues of runnable tasks, slot-based assignment,
+//! per-batch ownership of training batches, and the single "node lost" path.
+//!
+//! It never blocks on anybody: nodes are reached through non-blocking [`NodeLink`]s, and
+//! job actors through bounded channels with a local outbox when one is full.
+
+use crate::job::JobMsg;
+use crate::protocol::{
+    JobId, NodeLink, NodeTask, NodeTaskKind, SessionId, TaskErrorKind, TaskOutput, TaskSpec, ToNode,
+    Work,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Public view of an attached node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeInfo {
+    pub session: SessionId,
+    pub name: String,
+    pub slots: u32,
+    pub running: u32,
+    pub version: String,
+    pub since_heartbeat: Duration,
+    pub tasks_done: u64,
+}
+
+/// Counters, for tests and benches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchedulerStats {
+    pub dispatched: u64,
+    pub accepted: u64,
+    /// Results from a node for a task it no longer owns (lost, or late): dropped.
+    pub stale: u64,
+    pub nodes_lost: u64,
+    pub requeued: u64,
+}
+
+pub(crate) enum SchedMsg {
+    Attach { session: SessionId, name: String, slots: u32, version: String, link: Box<dyn NodeLink> },
+    Result { session: SessionId, task_id: u64, output: TaskOutput },
+    TaskError { session: SessionId, task_id: u64, kind: TaskErrorKind, message: String },
+    Heartbeat { session: SessionId },
+    Lost { session: SessionId, reason: String },
+    RegisterJob { id: JobId, tx: mpsc::Sender<JobMsg> },
+    Enqueue { job: JobId, tasks: Vec<TaskSpec> },
+    JobFinished { job: JobId },
+    ListNodes { reply: oneshot::Sender<Vec<NodeInfo>> },
+    Stats { reply: oneshot::Sender<SchedulerStats> },
+}
+
+/// Handle to the scheduler actor. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SchedulerHandle {
+    tx: mpsc::Sender<SchedMsg>,
+}
+
+impl std::fmt::Debug for SchedMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SchedMsg")
+    }
+}
+
+impl SchedulerHandle {
+    async fn send(&self, msg: SchedMsg) {
+        // A closed scheduler means the coordinator is shutting down: nothing to do.
+        let _ = self.tx.send(msg).await;
+    }
+
+    /// A node attached: `link` is how the scheduler reaches it from now on.
+    pub async fn attach(&self, session: SessionId, name: String, slots: u32, version: String, link: Box<dyn NodeLink>) {
+        self.send(SchedMsg::Attach { session, name, slots, version, link }).await
+    }
+
+    pub async fn result(&self, session: SessionId, task_id: u64, output: TaskOutput) {
+        self.send(SchedMsg::Result { session, task_id, output }).await
+    }
+
+    pub async fn task_error(&self, session: SessionId, task_id: u64, kind: TaskErrorKind, message: String) {
+        self.send(SchedMsg::TaskError { session, task_id, kind, message }).await
+    }
+
+    pub async fn heartbeat(&self, session: SessionId) {
+        self.send(SchedMsg::Heartbeat { session }).await
+    }
+
+    /// The node's stream closed or misbehaved: same path as a heartbeat timeout.
+    pub async fn lost(&self, session: SessionId, reason: String) {
+        self.send(SchedMsg::Lost { session, reason }).await
+    }
+
+    pub(crate) async fn register_job(&self, id: JobId, tx: mpsc::Sender<JobMsg>) {
+        self.send(SchedMsg::RegisterJob { id, tx }).await
+    }
+
+    pub(crate) async fn enqueue(&self, job: JobId, tasks: Vec<TaskSpec>) {
+        self.send(SchedMsg::Enqueue { job, tasks }).await
+    }
+
+    pub(crate) async fn job_finished(&self, job: JobId) {
+        self.send(SchedMsg::JobFinished { job }).await
+    }
+
+    pub async fn list_nodes(&self) -> Vec<NodeInfo> {
+        let (reply, rx) = oneshot::channel();
+        self.send(SchedMsg::ListNodes { reply }).await;
+        rx.await.unwrap_or_default()
+    }
+
+    pub async fn stats(&self) -> SchedulerStats {
+        let (reply, rx) = oneshot::channel();
+        self.send(SchedMsg::Stats { reply }).await;
+        rx.await.unwrap_or_default()
+    }
+}
+
+struct NodeEntry {
+    name: String,
+    slots: usize,
+    version: String,
+    link: Box<dyn NodeLink>,
+    last_seen: Instant,
+    running: HashMap<u64, TaskSpec>,
+    /// Training tasks whose batch lives on this node, waiting for a free slot here.
+    pinned: VecDeque<TaskSpec>,
+    defined: HashSet<JobId>,
+    policies: HashSet<(JobId, u32)>,
+    tasks_done: u64,
+}
+
+struct JobLink {
+    tx: mpsc::Sender<JobMsg>,
+    outbox: VecDeque<JobMsg>,
+}
+
+type BatchKey = (JobId, u32, u64);
+
+struct Scheduler {
+    rx: mpsc::Receiver<SchedMsg>,
+    heartbeat_timeout: Duration,
+    nodes: BTreeMap<SessionId, NodeEntry>,
+    /// Nodes with at least one free slot.
+    free: BTreeSet<SessionId>,
+    queues: HashMap<JobId, VecDeque<TaskSpec>>,
+    /// Round-robin order of jobs for fair sharing.
+    rotation: VecDeque<JobId>,
+    owners: HashMap<BatchKey, SessionId>,
+    jobs: HashMap<JobId, JobLink>,
+    next_task_id: u64,
+    stats: SchedulerStats,
+}
+
+/// Starts the scheduler actor; it stops when `shutdown` fires.
+pub fn spawn(heartbeat_timeout: Duration, shutdown: CancellationToken) -> (SchedulerHandle, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(4096);
+    let s = Scheduler {
+        rx,
+        heartbeat_timeout,
+        nodes: BTreeMap::new(),
+        free: BTreeSet::new(),
+        queues: HashMap::new(),
+        rotation: VecDeque::new(),
+        owners: HashMap::new(),
+        jobs: HashMap::new(),
+        next_task_id: 1,
+        stats: SchedulerStats::default(),
+    };
+    let join = tokio::spawn(s.run(shutdown));
+    (SchedulerHandle { tx }, join)
+}
+
+impl Scheduler {
+    async fn run(mut self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval((self.heartbeat_timeout / 4).max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let pending_outbox = self.jobs.values().any(|j| !j.outbox.is_empty());
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                msg = self.rx.recv() => match msg {
+                    Some(msg) => self.handle(msg),
+                    None => break,
+                },
+                _ = tick.tick() => self.check_heartbeats(),
+                _ = tokio::time::sleep(Duration::from_millis(1)), if pending_outbox => {}
+            }
+            self.flush_outboxes();
+        }
+        // Dropping the links ends every node session.
+        self.nodes.clear();
+    }
+
+    fn handle(&mut self, msg: SchedMsg) {
+        match msg {
+            SchedMsg::Attach { session, name, slots, version, link } => self.attach(session, name, slots, version, link),
+            SchedMsg::Result { session, task_id, output } => self.on_result(session, task_id, output),
+            SchedMsg::TaskError { session, task_id, kind, message } => self.on_task_error(session, task_id, kind, message),
+            SchedMsg::Heartbeat { session } => {
+                if let Some(n) = self.nodes.get_mut(&session) {
+                    n.last_seen = Instant::now();
+                }
+            }
+            SchedMsg::Lost { session, reason } => self.lose_node(session, &reason),
+            SchedMsg::RegisterJob { id, tx } => {
+                self.jobs.insert(id.clone(), JobLink { tx, outbox: VecDeque::new() });
+                self.queues.entry(id.clone()).or_default();
+                self.rotation.push_back(id);
+            }
+            SchedMsg::Enqueue { job, tasks } => {
+                if !self.jobs.contains_key(&job) {
+                    return;
+                }
+                for t in tasks {
+                    self.enqueue(t, false);
+                }
+                self.dispatch_all();
+            }
+            SchedMsg::JobFinished { job } => self.job_finished(&job),
+            SchedMsg::ListNodes { reply } => {
+                let now = Instant::now();
+                let list = self
+                    .nodes
+                    .iter()
+                    .map(|(&session, n)| NodeInfo {
+                        session,
+                        name: n.name.clone(),
+                        slots: n.slots as u32,
+                        running: n.running.len() as u32,
+                        version: n.version.clone(),
+                        since_heartbeat: now.saturating_duration_since(n.last_seen),
+                        tasks_done: n.tasks_done,
+                    })
+                    .collect();
+                let _ = reply.send(list);
+            }
+            SchedMsg::Stats { reply } => {
+                let _ = reply.send(self.stats);
+            }
+        }
+    }
+
+    fn attach(&mut self, session: SessionId, name: String, slots: u32, version: String, link: Box<dyn NodeLink>) {
+        // A node that reconnects under the same name replaces its old session.
+        let old: Vec<SessionId> = self.nodes.iter().filter(|(_, n)| n.name == name).map(|(&s, _)| s).collect();
+        for s in old {
+            self.lose_node(s, "replaced by a new session of the same node");
+        }
+        tracing::info!(node = %name, session, slots, "node attached");
+        let slots = (slots as usize).max(1);
+        self.nodes.insert(
+            session,
+            NodeEntry {
+                name,
+                slots,
+                version,
+                link,
+                last_seen: Instant::now(),
+                running: HashMap::new(),
+                pinned: VecDeque::new(),
+                defined: HashSet::new(),
+                policies: HashSet::new(),
+                tasks_done: 0,
+            },
+        );
+        self.free.insert(session);
+        self.dispatch_all();
+    }
+
+    /// Queues a task: on its training batch's owner if that node is alive, else globally.
+    fn enqueue(&mut self, t: TaskSpec, front: bool) {
+        if let Work::Train { .. } = t.work {
+            let key = (t.job.id.clone(), t.instrument, t.batch);
+            if let Some(owner) = self.owners.get(&key) {
+                if let Some(n) = self.nodes.get_mut(owner) {
+                    if front {
+                        n.pinned.push_front(t);
+                    } else {
+                        n.pinned.push_back(t);
+                    }
+                    return;
+                }
+            }
+        }
+        let q = self.queues.entry(t.job.id.clone()).or_default();
+        if front {
+            q.push_front(t);
+        } else {
+            q.push_back(t);
+        }
+    }
+
+    fn next_global(&mut self) -> Option<TaskSpec> {
+        for _ in 0..self.rotation.len() {
+            let job = self.rotation.pop_front()?;
+            let task = self.queues.get_mut(&job).and_then(VecDeque::pop_front);
+            self.rotation.push_back(job);
+            if task.is_some() {
+                return task;
+            }
+        }
+        None
+    }
+
+    /// Fills free slots everywhere, one task per node per pass so work spreads out.
+    fn dispatch_all(&mut self) {
+        loop {
+            let mut progressed = false;
+            let free: Vec<SessionId> = self.free.iter().copied().collect();
+            for s in free {
+                if self.dispatch_one(s) {
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    /// Fills the free slots of one node.
+    fn dispatch_node(&mut self, s: SessionId) {
+        while self.dispatch_one(s) {}
+    }
+
+    /// Sends one task to node `s` if it has a free slot and there is work for it.
+    fn dispatch_one(&mut self, s: SessionId) -> bool {
+        let Some(n) = self.nodes.get_mut(&s) else { return false };
+        if n.running.len() >= n.slots {
+            self.free.remove(&s);
+            return false;
+        }
+        let task = match n.pinned.pop_front() {
+            Some(t) => t,
+            None => match self.next_global() {
+                Some(t) => t,
+                None => return false,
+            },
+        };
+        self.send_task(s, task);
+        true
+    }
+
+    fn send_task(&mut self, s: SessionId, t: TaskSpec) {
+        let task_id = self.next_task_id;
+        self.next_task_id += 1;
+        let key = (t.job.id.clone(), t.instrument, t.batch);
+        let owner = self.owners.get(&key).copied();
+        let Some(n) = self.nodes.get_mut(&s) else {
+            self.enqueue(t, true);
+            return;
+        };
+        let mut ok = true;
+        if t.full {
+            n.defined.remove(&t.job.id);
+            n.policies.remove(&(t.job.id.clone(), t.instrument));
+        }
+        if !n.defined.contains(&t.job.id) {
+            ok &= n.link.send(ToNode::Define(t.job.clone())).is_ok();
+            n.defined.insert(t.job.id.clone());
+        }
+        let kind = match &t.work {
+            Work::Train { date, solved } => {
+                // The owner already holds the batch up to date + 2: it needs β_{date+1}
+                // only. Any other node rebuilds the batch and needs every solved date.
+                let from = (*date + 1).min(solved.len());
+                let upto = if owner == Some(s) && !t.full { (from + 1).min(solved.len()) } else { solved.len() };
+                let coefficients = (from..upto).map(|k| (k, solved[k].clone())).collect();
+                NodeTaskKind::Train { date: *date, coefficients }
+            }
+            Work::Price { policy } => {
+                let pk = (t.job.id.clone(), t.instrument);
+                let policy = if n.policies.contains(&pk) {
+                    None
+                } else {
+                    n.policies.insert(pk);
+                    Some(policy.clone())
+                };
+                NodeTaskKind::Price { policy }
+            }
+        };
+        let msg = ToNode::Task(NodeTask { task_id, job_id: t.job.id.clone(), instrument: t.instrument, batch: t.batch, kind });
+        ok &= n.link.send(msg).is_ok();
+        let is_train = matches!(t.work, Work::Train { .. });
+        n.running.insert(task_id, t);
+        if n.running.len() >= n.slots {
+            self.free.remove(&s);
+        }
+        if is_train {
+            self.owners.insert(key, s);
+        }
+        self.stats.dispatched += 1;
+        if !ok {
+            self.lose_node(s, "link closed or full");
+        }
+    }
+
+    fn on_result(&mut self, s: SessionId, task_id: u64, output: TaskOutput) {
+        let Some(n) = self.nodes.get_mut(&s) else {
+            self.stats.stale += 1;
+            return;
+        };
+        let Some(t) = n.running.remove(&task_id) else {
+            self.stats.stale += 1;
+            return;
+        };
+        n.last_seen = Instant::now();
+        self.free.insert(s);
+        if let Err(reason) = check_output(&t, &output) {
+            // A node that sends malformed statistics is not trusted with more work.
+            self.enqueue(t, true);
+            self.stats.requeued += 1;
+            self.lose_node(s, &reason);
+            self.dispatch_all();
+            return;
+        }
+        n.tasks_done += 1;
+        let node: Arc<str> = Arc::from(n.name.as_str());
+        self.stats.accepted += 1;
+        let msg = JobMsg::Result { instrument: t.instrument, batch: t.batch, round: t.work.round(), output, node };
+        self.deliver(&t.job.id, msg);
+        self.dispatch_node(s);
+    }
+
+    fn on_task_error(&mut self, s: SessionId, task_id: u64, kind: TaskErrorKind, message: String) {
+        let Some(n) = self.nodes.get_mut(&s) else { return };
+        let Some(mut t) = n.running.remove(&task_id) else { return };
+        self.free.insert(s);
+        match kind {
+            TaskErrorKind::NeedState => {
+                tracing::debug!(node = %n.name, task_id, %message, "node needs full state; resending");
+                t.full = true;
+                if self.jobs.contains_key(&t.job.id) {
+                    self.enqueue(t, true);
+                    self.stats.requeued += 1;
+                }
+            }
+            TaskErrorKind::Cancelled => {}
+            TaskErrorKind::Fatal => {
+                tracing::warn!(node = %n.name, task_id, %message, "task failed");
+                let job = t.job.id.clone();
+                self.deliver(&job, JobMsg::Failed { message });
+            }
+        }
+        self.dispatch_all();
+    }
+
+    /// The one "node lost" path: stream closed, heartbeat timeout, or misbehaviour.
+    fn lose_node(&mut self, s: SessionId, reason: &str) {
+        let Some(n) = self.nodes.remove(&s) else { return };
+        self.free.remove(&s);
+        self.stats.nodes_lost += 1;
+        tracing::warn!(node = %n.name, session = s, reason, running = n.running.len(), "node lost");
+        let mut tasks: Vec<(u64, TaskSpec)> = n.running.into_iter().collect();
+        tasks.sort_by_key(|(id, _)| *id);
+        let requeue: Vec<TaskSpec> = tasks.into_iter().map(|(_, t)| t).chain(n.pinned).collect();
+        for t in requeue.into_iter().rev() {
+            if self.jobs.contains_key(&t.job.id) {
+                self.stats.requeued += 1;
+                // The owner is gone: the batch is rebuilt wherever it runs next.
+                self.enqueue(t, true);
+            }
+        }
+        drop(n.link);
+        self.dispatch_all();
+    }
+
+    fn check_heartbeats(&mut self) {
+        let now = Instant::now();
+        let late: Vec<SessionId> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| now.saturating_duration_since(n.last_seen) > self.heartbeat_timeout)
+            .map(|(&s, _)| s)
+            .collect();
+        for s in late {
+            self.lose_node(s, "heartbeat timeout");
+        }
+    }
+
+    fn job_finished(&mut self, job: &JobId) {
+        self.jobs.remove(job);
+        self.queues.remove(job);
+        self.rotation.retain(|j| j != job);
+        self.owners.retain(|(j, _, _), _| j != job);
+        let mut lost = Vec::new();
+        for (&s, n) in self.nodes.iter_mut() {
+            n.pinned.retain(|t| &t.job.id != job);
+            n.policies.retain(|(j, _)| j != job);
+            if n.defined.remove(job) && n.link.send(ToNode::Forget(job.clone())).is_err() {
+                lost.push(s);
+            }
+        }
+        for s in lost {
+            self.lose_node(s, "link closed or full");
+        }
+    }
+
+    fn deliver(&mut self, job: &JobId, msg: JobMsg) {
+        let Some(link) = self.jobs.get_mut(job) else { return };
+        if !link.outbox.is_empty() {
+            link.outbox.push_back(msg);
+            return;
+        }
+        match link.tx.try_send(msg) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(msg)) => link.outbox.push_back(msg),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                let job = job.clone();
+                self.job_finished(&job);
+            }
+        }
+    }
+
+    fn flush_outboxes(&mut self) {
+        for link in self.jobs.values_mut() {
+            while let Some(msg) = link.outbox.pop_front() {
+                match link.tx.try_send(msg) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(msg)) => {
+                        link.outbox.push_front(msg);
+                        break;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        link.outbox.clear();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Checks that a node's output has the kind and shape its task calls for.
+fn check_output(t: &TaskSpec, output: &TaskOutput) -> Result<(), String> {
+    let basis = t.job.problems.get(t.instrument as usize).map(|p| p.basis_len()).unwrap_or(0);
+    match (&t.work, output) {
+        (Work::Train { .. }, TaskOutput::Regression(s)) => {
+            s.check(basis).map_err(|e| format!("bad regression statistics: {e}"))?;
+            if s.ata.iter().chain(&s.aty).any(|v| !v.is_finite()) {
+                return Err("non-finite regression statistics".into());
+            }
+            Ok(())
+        }
+        (Work::Price { .. }, TaskOutput::Pricing(p)) => {
+            let sums = [p.sum_y, p.sum_yy, p.sum_x, p.sum_xx, p.sum_xy, p.sum_e, p.sum_ee];
+            if sums.iter().any(|v| !v.is_finite()) {
+                return Err("non-finite pricing statistics".into());
+            }
+            Ok(())
+        }
+        _ => Err("result kind does not match the task".into()),
+    }
+}
