@@ -20,6 +20,10 @@ pub struct Basis {
     /// maximum or minimum of the assets, the order statistics explain the continuation
     /// value far better than the assets by name.
     sorted: bool,
+    /// One more function after the others: the European value of the remaining option,
+    /// filled in by the caller ([`crate::Problem::basis_row`]). Continuation values of
+    /// American options are close to it, so it removes most of the policy's bias.
+    european_term: bool,
 }
 
 impl Basis {
@@ -27,12 +31,17 @@ impl Basis {
     pub fn new(kind: BasisKind, degree: u32, assets: usize, scale: f64) -> Option<Basis> {
         let inv_scale = 1.0 / scale;
         match kind {
-            BasisKind::Laguerre | BasisKind::Monomial => {
-                (assets == 1).then_some(Basis { kind, degree, inv_scale, terms: Vec::new(), sorted: false })
-            }
+            BasisKind::Laguerre | BasisKind::Monomial => (assets == 1).then_some(Basis {
+                kind,
+                degree,
+                inv_scale,
+                terms: Vec::new(),
+                sorted: false,
+                european_term: false,
+            }),
             BasisKind::Polynomial => {
                 let terms = graded_monomials(assets, degree);
-                Some(Basis { kind, degree, inv_scale, terms, sorted: false })
+                Some(Basis { kind, degree, inv_scale, terms, sorted: false, european_term: false })
             }
         }
     }
@@ -41,6 +50,16 @@ impl Basis {
     pub fn with_sorted_assets(mut self, sorted: bool) -> Basis {
         self.sorted = sorted && self.kind == BasisKind::Polynomial;
         self
+    }
+
+    /// Adds the European value of the remaining option as a basis function.
+    pub fn with_european_term(mut self, on: bool) -> Basis {
+        self.european_term = on;
+        self
+    }
+
+    pub fn has_european_term(&self) -> bool {
+        self.european_term
     }
 
     pub fn kind(&self) -> BasisKind {
@@ -53,6 +72,10 @@ impl Basis {
 
     /// Number of basis functions.
     pub fn len(&self) -> usize {
+        self.own_len() + usize::from(self.european_term)
+    }
+
+    fn own_len(&self) -> usize {
         match self.kind {
             BasisKind::Laguerre | BasisKind::Monomial => self.degree as usize + 1,
             // constant + monomials + payoff
@@ -64,9 +87,11 @@ impl Basis {
         false
     }
 
-    /// Evaluates every basis function at one path's asset values and payoff.
+    /// Evaluates the basis functions at one path's asset values and payoff; the
+    /// European term, if any, is left to the caller.
     #[inline]
     pub fn evaluate(&self, s: &[f64], payoff: f64, out: &mut [f64]) {
+        let out = &mut out[..self.own_len()];
         match self.kind {
             BasisKind::Laguerre => {
                 let x = s[0] * self.inv_scale;

@@ -112,7 +112,7 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
             for (a, sa) in s.iter_mut().enumerate() {
                 *sa = values[a * n + i];
             }
-            basis.evaluate(&s, pay[i], &mut row);
+            problem.basis_row(k, &s, pay[i], &mut row);
             let continuation: f64 = row.iter().zip(beta).map(|(r, c)| r * c).sum();
             let now = df * pay[i];
             if problem.exercise_now(k, &s, now, continuation) {

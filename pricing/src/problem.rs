@@ -26,6 +26,35 @@ pub struct Problem {
     /// The European value is monotone in the spot against the payoff, so the floor of
     /// the exercise rule reduces to one comparison instead of a Black–Scholes evaluation.
     exercise_floor: Vec<Option<f64>>,
+    /// The European basis term tabulated per date (see [`EuropeanTable`]).
+    european_table: Option<EuropeanTable>,
+}
+
+/// Points per date of the tabulated European value.
+const TABLE_POINTS: usize = 256;
+
+/// The European value of the remaining option per date on a grid in log-spot, read by
+/// linear interpolation: a basis function only has to be a fixed function of the state,
+/// so the table serves as well as the closed form at a fraction of its cost.
+#[derive(Debug, Clone)]
+struct EuropeanTable {
+    x0: f64,
+    inv_h: f64,
+    values: Vec<f64>,
+}
+
+impl EuropeanTable {
+    #[inline]
+    fn value(&self, k: usize, spot: f64) -> Option<f64> {
+        let x = (spot.ln() - self.x0) * self.inv_h;
+        if !(x >= 0.0 && x < (TABLE_POINTS - 1) as f64) {
+            return None;
+        }
+        let i = x as usize;
+        let f = x - i as f64;
+        let row = self.values.get(k * TABLE_POINTS + i..k * TABLE_POINTS + i + 2)?;
+        Some(row[0] + f * (row[1] - row[0]))
+    }
 }
 
 impl Problem {
@@ -64,10 +93,39 @@ impl Problem {
         }
         let discount = instrument.dates.iter().map(|t| (-m.rate * t).exp()).collect();
         let european = if instrument.style == Style::European || d != 1 { None } else { instrument.payoff.vanilla() };
-        let mut problem =
-            Problem { instrument, index, settings, drift, step_vol, discount, european, exercise_floor: Vec::new() };
+        let mut problem = Problem {
+            instrument,
+            index,
+            settings,
+            drift,
+            step_vol,
+            discount,
+            european,
+            exercise_floor: Vec::new(),
+            european_table: None,
+        };
         problem.exercise_floor = (0..problem.dates()).map(|k| problem.floor_spot(k)).collect();
+        if problem.instrument.basis.has_european_term() {
+            problem.european_table = Some(problem.tabulate_european());
+        }
         problem
+    }
+
+    /// Evaluates the regression basis at date `k` for one path.
+    #[inline]
+    pub fn basis_row(&self, k: usize, s: &[f64], payoff: f64, row: &mut [f64]) {
+        self.instrument.basis.evaluate(s, payoff, row);
+        if let (Some(table), Some(last), Some(&s0)) = (&self.european_table, row.last_mut(), s.first()) {
+            *last = table.value(k, s0).unwrap_or_else(|| self.european_term_exact(k, s0));
+        }
+    }
+
+    /// The European basis term (undiscounted value over strike), computed exactly.
+    fn european_term_exact(&self, k: usize, spot: f64) -> f64 {
+        let Some((call, strike)) = self.european else { return 0.0 };
+        let m = &self.instrument.model;
+        let tau = self.instrument.maturity() - self.instrument.dates[k];
+        black_scholes::price(call, spot, strike, m.rate, m.dividend[0], m.vol[0], tau) / strike
     }
 
     /// Whether the European value of the remaining option has a closed form here.
@@ -108,6 +166,22 @@ impl Problem {
             },
             _ => true,
         }
+    }
+
+    /// Tabulates the European term over ±8 standard deviations of log-spot at maturity.
+    fn tabulate_european(&self) -> EuropeanTable {
+        let m = &self.instrument.model;
+        let t = self.instrument.maturity();
+        let sd = m.vol[0] * t.sqrt();
+        let drift = (m.rate - m.dividend[0]).abs() * t;
+        let half_width = (8.0 * sd + drift).max(1e-3);
+        let x0 = m.spot[0].ln() - half_width;
+        let h = 2.0 * half_width / (TABLE_POINTS - 1) as f64;
+        let mut values = Vec::with_capacity(self.dates() * TABLE_POINTS);
+        for k in 0..self.dates() {
+            values.extend((0..TABLE_POINTS).map(|j| self.european_term_exact(k, (x0 + h * j as f64).exp())));
+        }
+        EuropeanTable { x0, inv_h: 1.0 / h, values }
     }
 
     /// Solves payoff(S) = European value(S) at date `k` by bisection. For a put,

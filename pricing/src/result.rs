@@ -117,7 +117,7 @@ fn exercise_boundary(problem: &Problem, policy: &ExercisePolicy) -> Option<Vec<[
         let df = problem.discount[k];
         let mut gain = |s: f64| {
             let pay = inst.payoff.value(&[s]);
-            basis.evaluate(&[s], pay, &mut row);
+            problem.basis_row(k, &[s], pay, &mut row);
             let continuation = row.iter().zip(beta).map(|(r, c)| r * c).sum::<f64>();
             let floor = problem.european_value(k, s).unwrap_or(f64::NEG_INFINITY);
             df * pay - continuation.max(floor)

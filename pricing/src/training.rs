@@ -156,7 +156,7 @@ impl TrainingBatch {
                 *x = values[a * n + i];
             }
             if let Some(row) = rows.next() {
-                basis.evaluate(&s, payoff, row);
+                problem.basis_row(k, &s, payoff, row);
             }
             itm.paths.push(i as u32);
             itm.now.push(df * payoff);

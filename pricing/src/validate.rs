@@ -154,7 +154,10 @@ impl Validator {
         let (style, dates) = self.exercise(path, spec)?;
         let strike = payoff.as_ref().map_or(1.0, Payoff::strike);
         let order_statistic = matches!(payoff, Some(Payoff::MaxCall { .. } | Payoff::MinPut { .. }));
-        let basis = self.basis(path, job_basis, assets, strike, order_statistic);
+        // A one-asset put or call with early exercise regresses on its European value too.
+        let european_term =
+            assets == 1 && style != Style::European && payoff.as_ref().is_some_and(|p| p.vanilla().is_some());
+        let basis = self.basis(path, job_basis, assets, strike, order_statistic, european_term);
         let (model, payoff, basis) = (model?, payoff?, basis?);
         if self.issues.len() > before {
             return None;
@@ -328,6 +331,7 @@ impl Validator {
         assets: usize,
         strike: f64,
         order_statistic: bool,
+        european_term: bool,
     ) -> Option<Basis> {
         let spec = spec.unwrap_or(if assets == 1 {
             BasisSpec { kind: BasisKind::Laguerre, degree: 3 }
@@ -346,7 +350,7 @@ impl Validator {
             return None;
         }
         match Basis::new(spec.kind, spec.degree, assets, strike) {
-            Some(b) => Some(b.with_sorted_assets(order_statistic)),
+            Some(b) => Some(b.with_sorted_assets(order_statistic).with_european_term(european_term)),
             None => {
                 self.push(
                     "basis.kind",
@@ -374,7 +378,8 @@ mod tests {
         assert_eq!(job.settings.batch_size, 8192);
         assert!(job.settings.antithetic);
         assert_eq!(job.instruments[0].dates.len(), 50);
-        assert_eq!(job.instruments[0].basis.len(), 4);
+        // Laguerre 3 (4 functions) plus the European value of the remaining option
+        assert_eq!(job.instruments[0].basis.len(), 5);
     }
 
     #[test]
