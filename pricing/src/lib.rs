@@ -17,6 +17,7 @@
 pub mod basis;
 pub mod black_scholes;
 pub mod error;
+pub mod fastmath;
 pub mod job;
 pub mod model;
 pub mod paths;

@@ -1,6 +1,7 @@
 //! Path generation: exact GBM log-steps, correlated through a Cholesky factor,
 //! antithetic pairs in one batch, laid out as structure of arrays.
 
+use crate::fastmath;
 use crate::problem::Problem;
 use crate::rng::{Phase, StreamRng};
 
@@ -62,12 +63,17 @@ impl<'p> PathStepper<'p> {
             let zs = &z[a * half..(a + 1) * half];
             let s = &mut self.state[a * n..(a + 1) * n];
             let (up, down) = s.split_at_mut(half.min(n));
-            for (x, &w) in up.iter_mut().zip(zs) {
-                *x *= (mu + sig * w).exp();
-            }
             if antithetic {
-                for (x, &w) in down.iter_mut().zip(zs) {
-                    *x *= (mu - sig * w).exp();
+                // exp(μ − σz) = e^{2μ} / exp(μ + σz): one exponential per antithetic pair.
+                let e2mu = (2.0 * mu).exp();
+                for ((x, y), &w) in up.iter_mut().zip(down.iter_mut()).zip(zs) {
+                    let g = fastmath::exp(mu + sig * w);
+                    *x *= g;
+                    *y *= e2mu / g;
+                }
+            } else {
+                for (x, &w) in up.iter_mut().zip(zs) {
+                    *x *= fastmath::exp(mu + sig * w);
                 }
             }
         }
