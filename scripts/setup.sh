@@ -16,3 +16,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# AWS emulation for the tests in tests/tests/aws_*.rs: moto (S3 and Batch) and cfn-lint (PyPI).
+if ! python3 -c "import moto.server, flask_cors" >/dev/null 2>&1; then
+  echo "setup: installing moto[server]" >&2
+  python3 -m pip install -q "moto[server]"
+fi
+if ! command -v cfn-lint >/dev/null 2>&1; then
+  echo "setup: installing cfn-lint" >&2
+  python3 -m pip install -q cfn-lint
+fi
+
+# Offline Docker base image for docker/ (docker/base-image.sh debootstraps a minimal Debian).
+if command -v docker >/dev/null 2>&1 && ! command -v debootstrap >/dev/null 2>&1; then
+  echo "setup: installing debootstrap" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+fi
+
+# S3 server for the docker/ cluster e2e (built on the host, copied into an image).
+s3s_root="${PATHGRID_CACHE:-$HOME/.cache/pathgrid}/tools"
+if command -v docker >/dev/null 2>&1 && [ ! -x "$s3s_root/bin/s3s-fs" ]; then
+  echo "setup: installing s3s-fs 0.14.1 into $s3s_root" >&2
+  cargo install s3s-fs@0.14.1 --features binary --locked --root "$s3s_root" -q
+fi

@@ -1,9 +1,12 @@
 //! The `pathgrid` command line as a library: the binary is a thin shell around [`main`],
 //! and integration tests call the runners directly.
 
+pub mod bench;
+pub mod cluster_cmd;
 pub mod input;
 pub mod local_runner;
 pub mod output;
+pub mod progress;
 pub mod run;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +27,45 @@ pub enum Command {
     Run(run::RunArgs),
     /// Check a job spec or workshop CSV and print every problem found.
     Validate(run::ValidateArgs),
+    /// Benchmark pathgrid, and with --vs quantlib QuantLib, side by side on the same problems.
+    Bench(bench::BenchArgs),
+    /// Run a coordinator: accepts jobs from clients and hands batches to nodes.
+    Coordinator(cluster_cmd::CoordinatorArgs),
+    /// Run a worker node that attaches to a coordinator.
+    Node(cluster_cmd::NodeArgs),
+    /// Submit a job spec or workshop CSV to a coordinator (prints the job id, or follows it with --watch).
+    Submit(cluster_cmd::SubmitArgs),
+    /// Follow a submitted job until it ends and print its result.
+    Watch(cluster_cmd::WatchArgs),
+    /// List the jobs a coordinator knows.
+    Jobs(cluster_cmd::ListArgs),
+    /// List the nodes attached to a coordinator.
+    Nodes(cluster_cmd::ListArgs),
+    /// Cancel a job.
+    Cancel(cluster_cmd::CancelArgs),
+}
+
+/// Cores of this machine, the default worker count.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Logs go to stderr: `PATHGRID_LOG` (or `RUST_LOG`) sets the filter, `PATHGRID_LOG_FORMAT=json`
+/// switches to one JSON object per line. Servers log at info by default, clients at warn.
+fn init_logging(server: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if server { "info" } else { "warn" };
+    let filter = std::env::var("PATHGRID_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if std::env::var("PATHGRID_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// How a command failed: invalid input exits 2, anything else 1.
@@ -42,9 +84,18 @@ impl From<anyhow::Error> for Failure {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Coordinator(_) | Command::Node(_)));
     let outcome = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => run::validate(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Coordinator(args) => cluster_cmd::coordinator(args),
+        Command::Node(args) => cluster_cmd::node(args),
+        Command::Submit(args) => cluster_cmd::submit(args),
+        Command::Watch(args) => cluster_cmd::watch(args),
+        Command::Jobs(args) => cluster_cmd::jobs(args),
+        Command::Nodes(args) => cluster_cmd::nodes(args),
+        Command::Cancel(args) => cluster_cmd::cancel(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

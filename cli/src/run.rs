@@ -1,14 +1,11 @@
 //! `pathgrid run` and `pathgrid validate`.
 
 use crate::input::{self, Input};
-use crate::{Failure, local_runner, output};
+use crate::{Failure, cluster_cmd, output, progress};
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use pathgrid_pricing::workshop_csv::{self, CsvSettings};
-use pathgrid_pricing::{JobResult, JobStats, JobStatus};
 use std::path::PathBuf;
-use std::time::Instant;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -17,7 +14,7 @@ pub struct RunArgs {
     /// Print exactly one JSON result document on stdout (logs and progress go to stderr).
     #[arg(long)]
     pub json: bool,
-    /// Worker threads (default: one per core).
+    /// In-process nodes of the embedded cluster (default: one per core).
     #[arg(long)]
     pub nodes: Option<usize>,
     /// Write the result here: JSON for a spec, the priced CSV for a CSV portfolio.
@@ -69,35 +66,12 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         }
     }
     let job = input::validate(&args.spec, &input)?;
-    let threads = args.nodes.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-
-    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(local_runner::total_tasks(&job)) };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} batches, eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message(job.name.clone());
-    let started = Instant::now();
-    let results = local_runner::run_job(&job, threads, &|n| bar.inc(n)).context("pricing failed")?;
+    let nodes = args.nodes.unwrap_or_else(crate::cores).max(1);
+    let bar = progress::bar(args.quiet, 0, &job.name);
+    let spec = input.spec().clone();
+    let outcome = cluster_cmd::runtime()?.block_on(pathgrid_coordinator::run_embedded(spec, nodes, |p| progress::update(&bar, &p)));
     bar.finish_and_clear();
-    let s = &job.settings;
-    let result = JobResult {
-        job_id: format!("local-{}", job.name),
-        name: job.name.clone(),
-        status: JobStatus::Succeeded,
-        results,
-        stats: JobStats {
-            paths: s.paths,
-            training_paths: s.training_paths,
-            path_steps: job.path_steps(),
-            elapsed_s: started.elapsed().as_secs_f64(),
-            nodes: threads as u32,
-            batches: local_runner::total_tasks(&job),
-            seed: s.seed,
-        },
-        error: None,
-    };
+    let result = outcome.map_err(cluster_cmd::failure)?;
 
     if let Some(path) = &args.output {
         let text = match &input {

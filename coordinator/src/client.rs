@@ -20,7 +20,8 @@ pub struct Client {
 impl Client {
     /// Connects to `url` (e.g. `http://127.0.0.1:50051`), sending `token` with every call.
     pub async fn connect(url: &str, token: Option<&str>) -> Result<Client, Error> {
-        let endpoint = Endpoint::from_shared(url.to_string()).map_err(|e| Error::Config(format!("coordinator url {url:?}: {e}")))?;
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|e| Error::Config(format!("coordinator url {url:?}: {e}")))?;
         let channel = endpoint
             .connect_timeout(std::time::Duration::from_secs(10))
             .http2_keep_alive_interval(std::time::Duration::from_secs(20))

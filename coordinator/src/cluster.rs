@@ -47,7 +47,7 @@ impl Cluster {
     /// Everything stops when `shutdown` fires; [`Cluster::stopped`] waits for that.
     pub async fn start(config: &CoordinatorConfig, shutdown: CancellationToken) -> Result<Cluster, Error> {
         let tracker = TaskTracker::new();
-        let (sched, sched_join) = scheduler::spawn(config.heartbeat_timeout, shutdown.clone());
+        let (sched, sched_join) = scheduler::spawn(config.heartbeat_timeout, config.pipeline_depth, shutdown.clone());
         tracker.spawn(async move {
             let _ = sched_join.await;
         });
@@ -193,7 +193,8 @@ impl Registry {
                 let _ = reply.send(self.jobs.get(&id).and_then(|e| e.tx.clone()));
             }
             RegMsg::List { reply } => {
-                let list = self.order.iter().filter_map(|id| self.jobs.get(id)).map(|e| e.events.borrow().clone()).collect();
+                let list =
+                    self.order.iter().filter_map(|id| self.jobs.get(id)).map(|e| e.events.borrow().clone()).collect();
                 let _ = reply.send(list);
             }
         }
@@ -206,10 +207,8 @@ impl Registry {
             .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
             .take(48)
             .collect();
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
+        let millis =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         format!("{clean}-{millis:x}-{}", self.counter)
     }
 
@@ -242,7 +241,9 @@ impl Registry {
         self.jobs.insert(id, entry);
         if self.order.len() > RETAINED_JOBS {
             let jobs = &self.jobs;
-            if let Some(pos) = self.order.iter().position(|id| jobs.get(id).is_none_or(|e| e.events.borrow().is_terminal())) {
+            if let Some(pos) =
+                self.order.iter().position(|id| jobs.get(id).is_none_or(|e| e.events.borrow().is_terminal()))
+            {
                 let old = self.order.remove(pos);
                 self.jobs.remove(&old);
             }

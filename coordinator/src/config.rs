@@ -21,6 +21,8 @@ pub struct CoordinatorConfig {
     pub keepalive_timeout: Duration,
     /// A node must say Hello within this time after attaching.
     pub hello_timeout: Duration,
+    /// Tasks in flight per node slot (≥ 1): 2 hides the round trip behind the next task.
+    pub pipeline_depth: usize,
     /// Instruments of one job in flight at once (their training batches live on nodes).
     pub max_active_instruments: usize,
     /// Least time between two checkpoints written mid-phase.
@@ -42,6 +44,7 @@ impl Default for CoordinatorConfig {
             keepalive_interval: Duration::from_secs(20),
             keepalive_timeout: Duration::from_secs(10),
             hello_timeout: Duration::from_secs(10),
+            pipeline_depth: 2,
             max_active_instruments: 16,
             checkpoint_interval: Duration::from_secs(1),
             release_nodes_on_shutdown: false,

@@ -307,11 +307,9 @@ impl JobActor {
         let mut stats = vec![None; batches as usize];
         let mut got = 0;
         for (b, s) in std::mem::take(&mut self.insts[i].restored_pricing) {
-            if let Some(slot) = stats.get_mut(b as usize) {
-                if slot.is_none() {
-                    *slot = Some(s);
-                    got += 1;
-                }
+            if let Some(slot @ None) = stats.get_mut(b as usize) {
+                *slot = Some(s);
+                got += 1;
             }
         }
         let tasks: Vec<TaskSpec> = (0..batches)
@@ -391,7 +389,8 @@ impl JobActor {
 
     async fn finish_training_round(&mut self, i: usize) {
         let basis = self.ctx.problems[i].basis_len();
-        let InstState::Training { date, stats, .. } = std::mem::replace(&mut self.insts[i].state, InstState::Waiting) else {
+        let InstState::Training { date, stats, .. } = std::mem::replace(&mut self.insts[i].state, InstState::Waiting)
+        else {
             return;
         };
         let mut merged = RegressionStats::new(basis);
@@ -430,7 +429,8 @@ impl JobActor {
 
     /// Merges the pricing sums of instrument `i` in batch order and finishes it.
     fn complete_pricing(&mut self, i: usize) {
-        let InstState::Pricing { policy, stats, .. } = std::mem::replace(&mut self.insts[i].state, InstState::Waiting) else {
+        let InstState::Pricing { policy, stats, .. } = std::mem::replace(&mut self.insts[i].state, InstState::Waiting)
+        else {
             return;
         };
         let mut merged = PricingStats::default();
@@ -471,12 +471,8 @@ impl JobActor {
 
     fn job_result(&self, status: JobStatus, results: Vec<InstrumentResult>) -> JobResult {
         let s = &self.ctx.job.settings;
-        let batches = self
-            .ctx
-            .problems
-            .iter()
-            .map(|p| p.batches(PassPhase::Training) + p.batches(PassPhase::Pricing))
-            .sum();
+        let batches =
+            self.ctx.problems.iter().map(|p| p.batches(PassPhase::Training) + p.batches(PassPhase::Pricing)).sum();
         JobResult {
             job_id: self.ctx.id.to_string(),
             name: self.ctx.spec.name.clone(),
@@ -551,11 +547,9 @@ impl JobActor {
                     solved_from: inst.solved_from,
                     solved: inst.solved.clone(),
                     pricing: match &inst.state {
-                        InstState::Pricing { stats, .. } => stats
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(b, s)| s.map(|s| (b as u64, s)))
-                            .collect(),
+                        InstState::Pricing { stats, .. } => {
+                            stats.iter().enumerate().filter_map(|(b, s)| s.map(|s| (b as u64, s))).collect()
+                        }
                         _ => inst.restored_pricing.clone(),
                     },
                     result: match &inst.state {

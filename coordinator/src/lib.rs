@@ -22,12 +22,17 @@ pub mod protocol;
 pub mod scheduler;
 pub mod service;
 pub mod session;
+pub mod virtual_node;
+
+#[cfg(test)]
+mod tests;
 
 pub use checkpoint::{Checkpoint, CheckpointStore, DirStore};
 pub use client::Client;
 pub use cluster::Cluster;
 pub use config::CoordinatorConfig;
 
+pub use embedded::{EmbeddedOptions, run_embedded, run_embedded_with};
 pub use error::Error;
 pub use job::{JobPhase, Progress};
 pub use scheduler::{NodeInfo, SchedulerHandle, SchedulerStats};

@@ -43,8 +43,13 @@ pub struct TaskSpec {
 #[derive(Debug, Clone)]
 pub enum Work {
     /// Training round at regression date `date`; `solved[k]` is valid for every k > date.
-    Train { date: usize, solved: Arc<Vec<Coefficients>> },
-    Price { policy: Arc<ExercisePolicy> },
+    Train {
+        date: usize,
+        solved: Arc<Vec<Coefficients>>,
+    },
+    Price {
+        policy: Arc<ExercisePolicy>,
+    },
 }
 
 /// Identifies which round a result belongs to.
@@ -127,5 +132,5 @@ impl NodeLink for mpsc::Sender<ToNode> {
 
 /// Capacity of a node link: tasks in flight plus definitions and forgets.
 pub fn link_capacity(slots: usize) -> usize {
-    slots.saturating_mul(4).saturating_add(256)
+    slots.saturating_mul(32).saturating_add(256)
 }

@@ -6,8 +6,7 @@
 
 use crate::job::JobMsg;
 use crate::protocol::{
-    JobId, NodeLink, NodeTask, NodeTaskKind, SessionId, TaskErrorKind, TaskOutput, TaskSpec, ToNode,
-    Work,
+    JobId, NodeLink, NodeTask, NodeTaskKind, SessionId, TaskErrorKind, TaskOutput, TaskSpec, ToNode, Work,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -119,6 +118,7 @@ impl SchedulerHandle {
 
 struct NodeEntry {
     name: String,
+    /// Tasks in flight at most: announced slots × pipeline depth.
     slots: usize,
     version: String,
     link: Box<dyn NodeLink>,
@@ -141,6 +141,7 @@ type BatchKey = (JobId, u32, u64);
 struct Scheduler {
     rx: mpsc::Receiver<SchedMsg>,
     heartbeat_timeout: Duration,
+    depth: usize,
     nodes: BTreeMap<SessionId, NodeEntry>,
     /// Nodes with at least one free slot.
     free: BTreeSet<SessionId>,
@@ -154,11 +155,19 @@ struct Scheduler {
 }
 
 /// Starts the scheduler actor; it stops when `shutdown` fires.
-pub fn spawn(heartbeat_timeout: Duration, shutdown: CancellationToken) -> (SchedulerHandle, tokio::task::JoinHandle<()>) {
+///
+/// A node gets up to `slots × pipeline_depth` tasks in flight: it computes `slots` at a
+/// time and has the next ones queued, so round trips do not leave its cores idle.
+pub fn spawn(
+    heartbeat_timeout: Duration,
+    pipeline_depth: usize,
+    shutdown: CancellationToken,
+) -> (SchedulerHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(4096);
     let s = Scheduler {
         rx,
         heartbeat_timeout,
+        depth: pipeline_depth.clamp(1, 16),
         nodes: BTreeMap::new(),
         free: BTreeSet::new(),
         queues: HashMap::new(),
@@ -196,9 +205,13 @@ impl Scheduler {
 
     fn handle(&mut self, msg: SchedMsg) {
         match msg {
-            SchedMsg::Attach { session, name, slots, version, link } => self.attach(session, name, slots, version, link),
+            SchedMsg::Attach { session, name, slots, version, link } => {
+                self.attach(session, name, slots, version, link)
+            }
             SchedMsg::Result { session, task_id, output } => self.on_result(session, task_id, output),
-            SchedMsg::TaskError { session, task_id, kind, message } => self.on_task_error(session, task_id, kind, message),
+            SchedMsg::TaskError { session, task_id, kind, message } => {
+                self.on_task_error(session, task_id, kind, message)
+            }
             SchedMsg::Heartbeat { session } => {
                 if let Some(n) = self.nodes.get_mut(&session) {
                     n.last_seen = Instant::now();
@@ -228,7 +241,7 @@ impl Scheduler {
                     .map(|(&session, n)| NodeInfo {
                         session,
                         name: n.name.clone(),
-                        slots: n.slots as u32,
+                        slots: (n.slots / self.depth) as u32,
                         running: n.running.len() as u32,
                         version: n.version.clone(),
                         since_heartbeat: now.saturating_duration_since(n.last_seen),
@@ -250,7 +263,7 @@ impl Scheduler {
             self.lose_node(s, "replaced by a new session of the same node");
         }
         tracing::info!(node = %name, session, slots, "node attached");
-        let slots = (slots as usize).max(1);
+        let slots = (slots as usize).max(1).saturating_mul(self.depth);
         self.nodes.insert(
             session,
             NodeEntry {
@@ -274,15 +287,15 @@ impl Scheduler {
     fn enqueue(&mut self, t: TaskSpec, front: bool) {
         if let Work::Train { .. } = t.work {
             let key = (t.job.id.clone(), t.instrument, t.batch);
-            if let Some(owner) = self.owners.get(&key) {
-                if let Some(n) = self.nodes.get_mut(owner) {
-                    if front {
-                        n.pinned.push_front(t);
-                    } else {
-                        n.pinned.push_back(t);
-                    }
-                    return;
+            if let Some(owner) = self.owners.get(&key)
+                && let Some(n) = self.nodes.get_mut(owner)
+            {
+                if front {
+                    n.pinned.push_front(t);
+                } else {
+                    n.pinned.push_back(t);
                 }
+                return;
             }
         }
         let q = self.queues.entry(t.job.id.clone()).or_default();
@@ -382,7 +395,13 @@ impl Scheduler {
                 NodeTaskKind::Price { policy }
             }
         };
-        let msg = ToNode::Task(NodeTask { task_id, job_id: t.job.id.clone(), instrument: t.instrument, batch: t.batch, kind });
+        let msg = ToNode::Task(NodeTask {
+            task_id,
+            job_id: t.job.id.clone(),
+            instrument: t.instrument,
+            batch: t.batch,
+            kind,
+        });
         ok &= n.link.send(msg).is_ok();
         let is_train = matches!(t.work, Work::Train { .. });
         n.running.insert(task_id, t);

@@ -167,7 +167,10 @@ struct WorkersService {
 impl v1::workers_server::Workers for WorkersService {
     type AttachStream = Outbound;
 
-    async fn attach(&self, request: Request<Streaming<v1::NodeMessage>>) -> Result<Response<Self::AttachStream>, Status> {
+    async fn attach(
+        &self,
+        request: Request<Streaming<v1::NodeMessage>>,
+    ) -> Result<Response<Self::AttachStream>, Status> {
         Ok(Response::new(self.sessions.attach(request.into_inner()).await?))
     }
 }
@@ -175,7 +178,11 @@ impl v1::workers_server::Workers for WorkersService {
 /// Runs a coordinator on `listener` until `shutdown` fires: resumes checkpointed jobs,
 /// serves `Jobs` and `Workers`, then stops accepting, tells the nodes, lets the job
 /// actors write their last checkpoints, and returns.
-pub async fn run(listener: tokio::net::TcpListener, config: CoordinatorConfig, shutdown: CancellationToken) -> Result<(), Error> {
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    config: CoordinatorConfig,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let cluster = Cluster::start(&config, shutdown.clone()).await?;
     let result = serve(listener, config, cluster.clone(), shutdown.clone()).await;
     shutdown.cancel();

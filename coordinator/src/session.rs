@@ -64,7 +64,13 @@ impl SessionFactory {
         let (link_tx, link_rx) = mpsc::channel(link_capacity(hello.slots as usize));
         self.sched.attach(session, name.clone(), hello.slots, hello.version.clone(), Box::new(link_tx)).await;
         let done = CancellationToken::new();
-        tokio::spawn(writer(link_rx, resp_tx.clone(), done.clone(), self.shutdown.clone(), self.config.release_nodes_on_shutdown));
+        tokio::spawn(writer(
+            link_rx,
+            resp_tx.clone(),
+            done.clone(),
+            self.shutdown.clone(),
+            self.config.release_nodes_on_shutdown,
+        ));
         tokio::spawn(reader(inbound, resp_tx, self.sched.clone(), session, name, done));
         Ok(ReceiverStream::new(resp_rx))
     }
@@ -136,11 +142,9 @@ async fn handle(sched: &SchedulerHandle, session: SessionId, m: v1::NodeMessage)
         }
         Some(Up::Result(r)) => {
             let output = match &r.stats {
-                Some(v1::task_result::Stats::Regression(s)) => TaskOutput::Regression(convert::regression_from_proto(
-                    s,
-                    s.dim as usize,
-                    "result.regression",
-                )?),
+                Some(v1::task_result::Stats::Regression(s)) => {
+                    TaskOutput::Regression(convert::regression_from_proto(s, s.dim as usize, "result.regression")?)
+                }
                 Some(v1::task_result::Stats::Pricing(s)) => {
                     TaskOutput::Pricing(convert::pricing_from_proto(s, "result.pricing")?)
                 }
@@ -185,5 +189,11 @@ pub fn task_to_proto(t: NodeTask) -> v1::Task {
             v1::task::Kind::Pricing(v1::PricingTask { policy: policy.map(|p| convert::policy_to_proto(&p)) })
         }
     };
-    v1::Task { task_id: t.task_id, job_id: t.job_id.to_string(), instrument: t.instrument, batch: t.batch, kind: Some(kind) }
+    v1::Task {
+        task_id: t.task_id,
+        job_id: t.job_id.to_string(),
+        instrument: t.instrument,
+        batch: t.batch,
+        kind: Some(kind),
+    }
 }

@@ -1,0 +1,304 @@
+//! Cluster commands: `coordinator`, `node`, `submit`, `watch`, `jobs`, `nodes`, `cancel`.
+
+use crate::input::{self, Input};
+use crate::{Failure, output, progress};
+use anyhow::Context;
+use clap::Args;
+use pathgrid_coordinator::{Client, CoordinatorConfig, DirStore, Error as CoordinatorError, Progress};
+use pathgrid_pricing::JobResult;
+use pathgrid_pricing::workshop_csv::{self, CsvSettings};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Args)]
+pub struct CoordinatorArgs {
+    /// Address to listen on for clients and nodes.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Directory for job checkpoints: a restarted coordinator resumes unfinished jobs from it.
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Shared token that clients and nodes must present.
+    #[arg(long, env = "PATHGRID_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// Coordinator URL.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    pub coordinator: String,
+    /// Concurrent tasks (default: one per core).
+    #[arg(long)]
+    pub slots: Option<usize>,
+    /// Shared token.
+    #[arg(long, env = "PATHGRID_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Node name shown by `pathgrid nodes` (default: host name and process id).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Memory for training batches kept between rounds, in MiB; batches beyond it are
+    /// regenerated when needed.
+    #[arg(long, default_value_t = 4096)]
+    pub memory_mib: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct Connection {
+    /// Coordinator URL.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    pub coordinator: String,
+    /// Shared token.
+    #[arg(long, env = "PATHGRID_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Job spec (JSON) or workshop CSV.
+    pub spec: PathBuf,
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Follow the job until it ends; progress on stderr, result on stdout.
+    #[arg(long)]
+    pub watch: bool,
+    /// Print the result as one JSON document (with --watch).
+    #[arg(long)]
+    pub json: bool,
+    /// Write the result here (JSON, or the priced CSV for CSV input); implies --watch.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Pricing paths per instrument for CSV input (default 20000).
+    #[arg(long)]
+    pub paths: Option<u64>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Job id printed by `pathgrid submit`.
+    pub job_id: String,
+    #[command(flatten)]
+    pub conn: Connection,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    pub job_id: String,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub conn: Connection,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Failure::Other(e.into()))
+}
+
+/// Cancelled on Ctrl-C or SIGTERM: servers stop accepting, hand back work and exit 0.
+pub(crate) fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested");
+        t.cancel();
+    });
+    token
+}
+
+/// Maps coordinator errors to exit codes: a refused spec is invalid input (2).
+pub(crate) fn failure(e: CoordinatorError) -> Failure {
+    match e {
+        CoordinatorError::InvalidSpec(e) => Failure::Invalid(e.to_string()),
+        CoordinatorError::Status(s) if s.code() == tonic::Code::InvalidArgument => {
+            Failure::Invalid(s.message().to_string())
+        }
+        other => Failure::Other(other.into()),
+    }
+}
+
+pub fn coordinator(args: CoordinatorArgs) -> Result<(), Failure> {
+    runtime()?.block_on(async {
+        let shutdown = shutdown_on_signal();
+        let mut config = CoordinatorConfig { token: args.token, ..CoordinatorConfig::default() };
+        if let Some(dir) = &args.store {
+            let store = DirStore::new(dir).map_err(failure)?;
+            config.store = Some(Arc::new(store));
+        }
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        tracing::info!(addr = %args.listen, store = ?args.store, "coordinator listening");
+        pathgrid_coordinator::run(listener, config, shutdown).await.map_err(failure)
+    })
+}
+
+pub fn node(args: NodeArgs) -> Result<(), Failure> {
+    runtime()?.block_on(async {
+        let shutdown = shutdown_on_signal();
+        let mut config = pathgrid_node::NodeConfig::new(args.coordinator);
+        config.slots = args.slots.unwrap_or_else(crate::cores).max(1);
+        config.token = args.token;
+        if let Some(id) = args.id {
+            config.node_id = id;
+        }
+        config.memory_budget = args.memory_mib.saturating_mul(1 << 20);
+        pathgrid_node::run(config, shutdown).await.map_err(|e| Failure::Other(e.into()))
+    })
+}
+
+async fn connect(conn: &Connection) -> Result<Client, Failure> {
+    Client::connect(&conn.coordinator, conn.token.as_deref()).await.map_err(failure)
+}
+
+pub fn submit(args: SubmitArgs) -> Result<(), Failure> {
+    let mut csv = CsvSettings::default();
+    if let Some(p) = args.paths {
+        csv.paths = p;
+    }
+    let input = input::load(&args.spec, &csv)?;
+    input::validate(&args.spec, &input)?;
+    runtime()?.block_on(async {
+        let mut client = connect(&args.conn).await?;
+        let job_id = client.submit(input.spec()).await.map_err(failure)?;
+        if !(args.watch || args.output.is_some()) {
+            println!("{job_id}");
+            return Ok(());
+        }
+        eprintln!("submitted {job_id}");
+        let result = follow(&mut client, &job_id, args.quiet).await?;
+        if let Some(path) = &args.output {
+            let text = match &input {
+                Input::Csv(p) => workshop_csv::write_results(p, &result.results).context("writing CSV")?,
+                Input::Spec(_) => output::json(&result)?,
+            };
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        print_result(&result, args.json)
+    })
+}
+
+pub fn watch(args: WatchArgs) -> Result<(), Failure> {
+    runtime()?.block_on(async {
+        let mut client = connect(&args.conn).await?;
+        let result = follow(&mut client, &args.job_id, args.quiet).await?;
+        print_result(&result, args.json)
+    })
+}
+
+async fn follow(client: &mut Client, job_id: &str, quiet: bool) -> Result<JobResult, Failure> {
+    let bar = progress::bar(quiet, 0, job_id);
+    let result = client.wait(job_id, |p: &Progress| progress::update(&bar, p)).await.map_err(failure);
+    bar.finish_and_clear();
+    result
+}
+
+fn print_result(result: &JobResult, json: bool) -> Result<(), Failure> {
+    if json {
+        println!("{}", output::json(result)?);
+    } else {
+        print!("{}", output::table(result));
+    }
+    Ok(())
+}
+
+pub fn cancel(args: CancelArgs) -> Result<(), Failure> {
+    runtime()?.block_on(async {
+        let mut client = connect(&args.conn).await?;
+        if client.cancel(&args.job_id).await.map_err(failure)? {
+            println!("cancelled {}", args.job_id);
+        } else {
+            println!("{} had already ended", args.job_id);
+        }
+        Ok(())
+    })
+}
+
+pub fn jobs(args: ListArgs) -> Result<(), Failure> {
+    runtime()?.block_on(async {
+        let mut client = connect(&args.conn).await?;
+        let jobs = client.list_jobs().await.map_err(failure)?;
+        if args.json {
+            let rows: Vec<_> = jobs.iter().map(progress::to_json).collect();
+            println!("{}", serde_json::Value::Array(rows));
+            return Ok(());
+        }
+        println!("{:<40} {:<24} {:<10} {:>15} {:>10}", "job", "name", "phase", "batches", "elapsed");
+        for p in &jobs {
+            println!(
+                "{:<40} {:<24} {:<10} {:>15} {:>9.1}s",
+                p.job_id,
+                p.name,
+                format!("{:?}", p.phase).to_lowercase(),
+                format!("{}/{}", p.batches_done, p.batches_total),
+                p.elapsed.as_secs_f64()
+            );
+        }
+        Ok(())
+    })
+}
+
+pub fn nodes(args: ListArgs) -> Result<(), Failure> {
+    runtime()?.block_on(async {
+        let mut client = connect(&args.conn).await?;
+        let nodes = client.list_nodes().await.map_err(failure)?;
+        if args.json {
+            let rows: Vec<_> = nodes
+                .iter()
+                .map(|n| {
+                    serde_json::json!({
+                        "name": n.name, "slots": n.slots, "running": n.running, "version": n.version,
+                        "tasks_done": n.tasks_done, "since_heartbeat_s": n.since_heartbeat.as_secs_f64(),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(rows));
+            return Ok(());
+        }
+        println!("{:<32} {:>6} {:>8} {:>12} {:>10}  version", "node", "slots", "running", "tasks done", "heartbeat");
+        for n in &nodes {
+            println!(
+                "{:<32} {:>6} {:>8} {:>12} {:>9.1}s  {}",
+                n.name,
+                n.slots,
+                n.running,
+                n.tasks_done,
+                n.since_heartbeat.as_secs_f64(),
+                n.version
+            );
+        }
+        Ok(())
+    })
+}

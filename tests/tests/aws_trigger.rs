@@ -1,0 +1,521 @@
+//! The S3 trigger and the S3 store against a real S3 (and Batch) server: moto (PyPI
+//! `moto[server]`, installed by scripts/setup.sh), started on 127.0.0.1 by each test and killed
+//! when it ends. Also lints deploy/template.yaml with cfn-lint when that is installed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aws_lambda_events::s3::S3Event;
+use aws_sdk_batch::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_batch::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::primitives::ByteStream;
+use pathgrid_pricing::{JobResult, Problem, price_instrument_sequential};
+use pathgrid_store::{S3Options, S3Store, Store};
+use pathgrid_trigger::{Outcome, TriggerConfig, TriggerContext, handle_s3_event};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A moto server on a free loopback port, killed on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let have_moto = Command::new("python3").args(["-c", "import moto"]).status().is_ok_and(|s| s.success());
+        assert!(have_moto, "moto is not installed: run scripts/setup.sh (pip install \"moto[server]\")");
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("python3")
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut moto = Moto { child, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if moto.http("GET", "/moto-api/", &[], "").is_ok_and(|(status, _)| status > 0) {
+                break;
+            }
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto server exited early: {status}");
+            }
+            assert!(Instant::now() < deadline, "moto server did not answer on port {port} within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A minimal HTTP/1.0 request; returns the status and the body.
+    fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<(u16, String)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n", self.port);
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        s.write_all(req.as_bytes())?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        Ok((status, body))
+    }
+
+    async fn s3(&self) -> aws_sdk_s3::Client {
+        pathgrid_store::S3Store::connect("unused", "", &S3Options::local(self.endpoint())).await.client().clone()
+    }
+
+    async fn batch(&self, capture: Option<Capture>) -> aws_sdk_batch::Client {
+        let sdk = S3Options::local(self.endpoint()).sdk_config().await;
+        let mut conf = aws_sdk_batch::config::Builder::from(&sdk);
+        if let Some(c) = capture {
+            conf = conf.interceptor(c);
+        }
+        aws_sdk_batch::Client::from_conf(conf.build())
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Records the bodies of the requests a Batch client sends (moto ignores `nodeOverrides`, so
+/// the request on the wire is where numNodes and the environment are checked).
+#[derive(Debug, Clone, Default)]
+struct Capture(Arc<Mutex<Vec<Value>>>);
+
+impl Intercept for Capture {
+    fn name(&self) -> &'static str {
+        "capture"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_batch::error::BoxError> {
+        let request = context.request();
+        if request.uri().contains("submitjob")
+            && let Some(bytes) = request.body().bytes()
+        {
+            self.0.lock().unwrap().push(serde_json::from_slice(bytes)?);
+        }
+        Ok(())
+    }
+}
+
+/// The key as S3 puts it in an event: `+` for space, `%XX` for other reserved bytes.
+fn event_key(key: &str) -> String {
+    let mut out = String::new();
+    for b in key.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b'*' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn event(bucket: &str, key: &str, size: u64, etag: &str) -> S3Event {
+    serde_json::from_value(json!({ "Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-01-01T00:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": { "principalId": "test" },
+        "requestParameters": { "sourceIPAddress": "127.0.0.1" },
+        "responseElements": {},
+        "s3": {
+            "s3SchemaVersion": "1.0", "configurationId": "inputs",
+            "bucket": { "name": bucket, "ownerIdentity": { "principalId": "test" }, "arn": format!("arn:aws:s3:::{bucket}") },
+            "object": { "key": event_key(key), "size": size, "eTag": etag, "sequencer": "0" }
+        }
+    }]}))
+    .unwrap()
+}
+
+/// Uploads an object and returns the event S3 would send for it.
+async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) -> S3Event {
+    let out = s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body.to_vec())).send().await.unwrap();
+    event(bucket, key, body.len() as u64, out.e_tag().unwrap_or_default().trim_matches('"'))
+}
+
+async fn make_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+}
+
+async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
+    let store = S3Store::new(s3.clone(), bucket, "");
+    String::from_utf8(store.get(key, 1 << 24).await.unwrap_or_else(|e| panic!("{key}: {e}"))).unwrap()
+}
+
+async fn keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    S3Store::new(s3.clone(), bucket, "").list(prefix).await.unwrap()
+}
+
+fn small_spec(name: &str) -> String {
+    json!({
+        "name": name, "seed": 7, "paths": 4000, "training_paths": 2000, "batch_size": 1024,
+        "instruments": [
+            { "id": "put-36",
+              "model": { "type": "gbm", "spot": 36.0, "vol": 0.2, "rate": 0.06, "dividend": 0.0 },
+              "payoff": { "type": "put", "strike": 40.0 },
+              "exercise": { "style": "american", "maturity": 1.0, "steps": 10 } },
+            { "id": "call-42",
+              "model": { "type": "gbm", "spot": 42.0, "vol": 0.25, "rate": 0.05, "dividend": 0.02 },
+              "payoff": { "type": "call", "strike": 40.0 },
+              "exercise": { "style": "bermudan", "steps": 4, "maturity": 0.5 } }
+        ]
+    })
+    .to_string()
+}
+
+/// Every number written after `"field": ` in a JSON text, parsed with std's correctly
+/// rounded parser (so the comparison is bit-exact).
+fn raw_numbers(text: &str, field: &str) -> Vec<f64> {
+    let pattern = format!("\"{field}\":");
+    text.match_indices(&pattern)
+        .map(|(i, _)| {
+            let rest = text[i + pattern.len()..].trim_start();
+            let end = rest.find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c))).unwrap_or(rest.len());
+            rest[..end].parse::<f64>().unwrap()
+        })
+        .collect()
+}
+
+fn context(s3: aws_sdk_s3::Client, batch: Option<aws_sdk_batch::Client>, config: TriggerConfig) -> TriggerContext {
+    TriggerContext { s3, batch, config }
+}
+
+#[tokio::test]
+async fn s3_store_round_trip_and_conditional_put_on_moto() {
+    let moto = Moto::start();
+    let s3 = moto.s3().await;
+    make_bucket(&s3, "store-test").await;
+    let store = pathgrid_store::open("s3://store-test/base", &S3Options::local(moto.endpoint())).await.unwrap();
+    store.put("a/one.json", b"{\"x\":1}".to_vec()).await.unwrap();
+    store.put("a/two words +é.txt", b"hello".to_vec()).await.unwrap();
+    store.put("b/three", b"3".to_vec()).await.unwrap();
+    assert_eq!(store.get("a/one.json", 100).await.unwrap(), b"{\"x\":1}");
+    assert!(matches!(
+        store.get("a/two words +é.txt", 4).await,
+        Err(pathgrid_store::Error::TooLarge { size: 5, limit: 4, .. })
+    ));
+    assert!(matches!(store.get("missing", 4).await, Err(pathgrid_store::Error::NotFound { .. })));
+    assert_eq!(store.list("a/").await.unwrap(), vec!["a/one.json", "a/two words +é.txt"]);
+    assert_eq!(store.list("").await.unwrap().len(), 3);
+    // The prefix is really a prefix in the bucket.
+    assert_eq!(keys(&s3, "store-test", "").await.len(), 3);
+    assert!(keys(&s3, "store-test", "base/b/").await.contains(&"base/b/three".to_string()));
+
+    assert!(store.put_if_absent("markers/m", b"first".to_vec()).await.unwrap());
+    assert!(!store.put_if_absent("markers/m", b"second".to_vec()).await.unwrap());
+    assert_eq!(store.get("markers/m", 100).await.unwrap(), b"first");
+    store.delete("markers/m").await.unwrap();
+    store.delete("markers/m").await.unwrap();
+    assert!(store.put_if_absent("markers/m", b"third".to_vec()).await.unwrap());
+}
+
+#[tokio::test]
+async fn trigger_prices_spec_and_csv_inputs_and_ignores_results() {
+    let moto = Moto::start();
+    let s3 = moto.s3().await;
+    let bucket = "pathgrid-in";
+    make_bucket(&s3, bucket).await;
+    let ctx = context(s3.clone(), None, TriggerConfig::default());
+
+    // A JSON spec under inputs/, with spaces, '+' and non-ASCII in the key.
+    let spec = small_spec("desk+book");
+    let key = "inputs/desk a/book+v1 é€.json";
+    let outcomes = handle_s3_event(upload(&s3, bucket, key, spec.as_bytes()).await, &ctx).await.unwrap();
+    let result_key = "results/desk a/book+v1 é€.json";
+    assert!(matches!(&outcomes[..], [Outcome::Priced { result_key: r, .. }] if r == result_key), "{outcomes:?}");
+    let text = read(&s3, bucket, result_key).await;
+    let result: JobResult = serde_json::from_str(&text).unwrap();
+    let job = pathgrid_pricing::parse_job(&spec).unwrap();
+    let expected: Vec<_> = Problem::all(&job).iter().map(|p| price_instrument_sequential(p).unwrap()).collect();
+    assert_eq!(result.name, "desk+book");
+    assert_eq!(result.results.len(), 2);
+    assert_eq!(result.stats.path_steps, job.path_steps());
+    let ids: Vec<_> = result.results.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["put-36", "call-42"]);
+    let prices = raw_numbers(&text, "price");
+    let errors = raw_numbers(&text, "std_error");
+    for (i, e) in expected.iter().enumerate() {
+        assert_eq!(prices[i].to_bits(), e.price.to_bits(), "price of {}", e.id);
+        assert_eq!(errors[i].to_bits(), e.std_error.to_bits(), "std_error of {}", e.id);
+    }
+    eprintln!("spec: put-36 {} ± {}, call-42 {} ± {}", prices[0], errors[0], prices[1], errors[1]);
+
+    // A workshop CSV: one result row per input row, the same numbers as the pricing core.
+    let csv = "id,todaysDate,settlementDate,optionType,underlying,strike,riskFreeRate,volatility,maturityDate\n\
+               opt-001,11/15/2024,11/17/2024,Put,36,40,0.06,0.2,05/17/2025\n\
+               opt-002,11/15/2024,11/17/2024,Call,42,40,0.05,0.25,02/17/2025\n\
+               opt-003,11/15/2024,11/17/2024,Put,44,45,0.04,0.3,02/17/2025\n";
+    let outcomes =
+        handle_s3_event(upload(&s3, bucket, "inputs/port folio.csv", csv.as_bytes()).await, &ctx).await.unwrap();
+    assert!(matches!(&outcomes[..], [Outcome::Priced { .. }]), "{outcomes:?}");
+    let out = read(&s3, bucket, "results/port folio.csv").await;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[0].ends_with(",price,std_error"));
+    let portfolio = pathgrid_pricing::workshop_csv::parse(
+        csv,
+        "port folio",
+        &pathgrid_pricing::workshop_csv::CsvSettings::default(),
+    )
+    .unwrap();
+    let job = portfolio.spec.validate().unwrap();
+    for (i, p) in Problem::all(&job).iter().enumerate() {
+        let r = price_instrument_sequential(p).unwrap();
+        assert!(lines[i + 1].starts_with(&format!("opt-00{}", i + 1)));
+        assert!(lines[i + 1].ends_with(&format!(",{:.6},{:.6}", r.price, r.std_error)), "{}", lines[i + 1]);
+    }
+
+    // Writes under results/ (the trigger's own) and elsewhere do nothing.
+    let before = keys(&s3, bucket, "").await;
+    for key in ["results/desk a/book+v1 é€.json", "other/x.json", "inputs/"] {
+        let outcomes = handle_s3_event(upload(&s3, bucket, key, spec.as_bytes()).await, &ctx).await.unwrap();
+        assert!(matches!(&outcomes[..], [Outcome::Ignored { .. }]), "{key}: {outcomes:?}");
+    }
+    let mut after = keys(&s3, bucket, "").await;
+    after.retain(|k| !k.starts_with("other/") && k != "inputs/");
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn trigger_writes_error_reports_for_bad_inputs() {
+    let moto = Moto::start();
+    let s3 = moto.s3().await;
+    let bucket = "pathgrid-bad";
+    make_bucket(&s3, bucket).await;
+    let config = TriggerConfig { max_input_bytes: 4096, ..TriggerConfig::default() };
+    let ctx = context(s3.clone(), None, config);
+
+    let wrong_field = small_spec("w").replace("\"spot\":36.0", "\"spot\":-36.0");
+    assert_ne!(wrong_field, small_spec("w"));
+    let unknown_field = small_spec("u").replace("\"seed\"", "\"sead\"");
+    let oversized = format!("{}{}", small_spec("big"), " ".repeat(5000));
+    let bad_csv = "id,todaysDate,settlementDate,optionType,underlying,strike,riskFreeRate,volatility,maturityDate\n\
+                   opt-001,11/15/2024,11/17/2024,Swap,36,40,0.06,0.2,05/17/2025\n";
+    let cases: [(&str, &str, &str); 5] = [
+        ("inputs/broken.json", "{ \"name\": \"x\", ", "line"),
+        ("inputs/wrong.json", &wrong_field, "instruments[0].model.spot"),
+        ("inputs/unknown.json", &unknown_field, "sead"),
+        ("inputs/huge.json", &oversized, "too large"),
+        ("inputs/bad.csv", bad_csv, "optionType"),
+    ];
+    for (key, body, needle) in cases {
+        let outcomes = handle_s3_event(upload(&s3, bucket, key, body.as_bytes()).await, &ctx).await.unwrap();
+        let error_key =
+            key.replace("inputs/", "results/").replace(".json", ".error.json").replace(".csv", ".error.json");
+        assert!(
+            matches!(&outcomes[..], [Outcome::Rejected { error_key: e, .. }] if *e == error_key),
+            "{key}: {outcomes:?}"
+        );
+        let report: Value = serde_json::from_str(&read(&s3, bucket, &error_key).await).unwrap();
+        let text = report.to_string();
+        assert!(text.contains(needle), "{key}: report does not name {needle:?}: {text}");
+        assert_eq!(report["input"], format!("s3://{bucket}/{key}"));
+        eprintln!("{key}: {}", report["error"]);
+    }
+    // The oversized object is rejected even when the event does not give its size.
+    let mut ev = upload(&s3, bucket, "inputs/huge2.json", oversized.as_bytes()).await;
+    ev.records[0].s3.object.size = None;
+    let outcomes = handle_s3_event(ev, &ctx).await.unwrap();
+    assert!(
+        matches!(&outcomes[..], [Outcome::Rejected { reason, .. }] if reason.contains("too large")),
+        "{outcomes:?}"
+    );
+    assert!(keys(&s3, bucket, "results/").await.iter().all(|k| k.ends_with(".error.json")));
+}
+
+/// moto Batch without Docker: IAM role, compute environment, queue, multinode job definition.
+async fn setup_batch(moto: &Moto, batch: &aws_sdk_batch::Client) -> String {
+    use aws_sdk_batch::types::{
+        CeState, CeType, ComputeEnvironmentOrder, ContainerProperties, JobDefinitionType, JqState, NodeProperties,
+        NodeRangeProperty, ResourceRequirement, ResourceType,
+    };
+    let (status, body) = moto
+        .http(
+            "POST",
+            "/moto-api/config",
+            &[("Content-Type", "application/json")],
+            r#"{"batch": {"use_docker": false}}"#,
+        )
+        .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let form = "Action=CreateRole&Version=2010-05-08&RoleName=batch-service&Path=%2F&AssumeRolePolicyDocument=%7B%7D";
+    let auth =
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0";
+    let (status, body) = moto
+        .http("POST", "/", &[("Content-Type", "application/x-www-form-urlencoded"), ("Authorization", auth)], form)
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let role = "arn:aws:iam::123456789012:role/batch-service";
+    let ce = batch
+        .create_compute_environment()
+        .compute_environment_name("pathgrid-ce")
+        .r#type(CeType::Unmanaged)
+        .state(CeState::Enabled)
+        .service_role(role)
+        .send()
+        .await
+        .unwrap();
+    batch
+        .create_job_queue()
+        .job_queue_name("pathgrid-queue")
+        .state(JqState::Enabled)
+        .priority(1)
+        .compute_environment_order(
+            ComputeEnvironmentOrder::builder()
+                .order(1)
+                .compute_environment(ce.compute_environment_arn().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let def = batch
+        .register_job_definition()
+        .job_definition_name("pathgrid-mnp")
+        .r#type(JobDefinitionType::Multinode)
+        .node_properties(
+            NodeProperties::builder()
+                .num_nodes(2)
+                .main_node(0)
+                .node_range_properties(
+                    NodeRangeProperty::builder()
+                        .target_nodes("0:")
+                        .container(
+                            ContainerProperties::builder()
+                                .image("pathgrid:latest")
+                                .resource_requirements(
+                                    ResourceRequirement::builder().r#type(ResourceType::Vcpu).value("2").build(),
+                                )
+                                .resource_requirements(
+                                    ResourceRequirement::builder().r#type(ResourceType::Memory).value("2048").build(),
+                                )
+                                .command("pathgrid")
+                                .command("batch")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    def.job_definition_arn().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn large_job_delivered_three_times_submits_one_batch_job() {
+    let moto = Moto::start();
+    let s3 = moto.s3().await;
+    let capture = Capture::default();
+    let batch = moto.batch(Some(capture.clone())).await;
+    let def_arn = setup_batch(&moto, &batch).await;
+    let bucket = "pathgrid-large";
+    make_bucket(&s3, bucket).await;
+    let config = TriggerConfig {
+        job_queue: Some("pathgrid-queue".into()),
+        job_definition: Some("pathgrid-mnp".into()),
+        inline_max_path_steps: 1_000,
+        path_steps_per_node: 50_000,
+        max_nodes: 8,
+        ..TriggerConfig::default()
+    };
+    let ctx = context(s3.clone(), Some(batch.clone()), config);
+
+    let spec = small_spec("large one");
+    let work = pathgrid_pricing::parse_job(&spec).unwrap().path_steps();
+    let expected_nodes = u32::try_from(work.div_ceil(50_000)).unwrap().min(8);
+    assert!(expected_nodes > 1);
+    let key = "inputs/big book+1.json";
+    let ev = upload(&s3, bucket, key, spec.as_bytes()).await;
+    let mut submitted = Vec::new();
+    for _ in 0..3 {
+        submitted.extend(handle_s3_event(ev.clone(), &ctx).await.unwrap());
+    }
+    let (job_name, job_id) = match &submitted[0] {
+        Outcome::Submitted { job_name, job_id, num_nodes, path_steps, .. } => {
+            assert_eq!(*num_nodes, expected_nodes);
+            assert_eq!(*path_steps, work);
+            (job_name.clone(), job_id.clone())
+        }
+        other => panic!("first delivery: {other:?}"),
+    };
+    for o in &submitted[1..] {
+        assert!(matches!(o, Outcome::AlreadySubmitted { job_name: n, .. } if *n == job_name), "{o:?}");
+    }
+    assert_eq!(keys(&s3, bucket, "markers/").await, vec![format!("markers/{job_name}")]);
+    assert!(read(&s3, bucket, &format!("markers/{job_name}")).await.contains(&job_id));
+
+    // Exactly one job in the queue, with our name and job definition.
+    let listed = batch.list_jobs().job_queue("pathgrid-queue").send().await.unwrap();
+    let mut ids: Vec<String> = listed.job_summary_list().iter().filter_map(|j| j.job_id().map(String::from)).collect();
+    for status in ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"] {
+        let listed = batch.list_jobs().job_queue("pathgrid-queue").job_status(status.into()).send().await.unwrap();
+        ids.extend(listed.job_summary_list().iter().filter_map(|j| j.job_id().map(String::from)));
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids, vec![job_id.clone()]);
+    let described = batch.describe_jobs().jobs(&job_id).send().await.unwrap();
+    let job = &described.jobs()[0];
+    assert_eq!(job.job_name(), Some(job_name.as_str()));
+    assert_eq!(job.job_definition(), Some(def_arn.as_str()));
+
+    // moto does not keep nodeOverrides, so check the SubmitJob request itself: one request,
+    // numNodes sized from the work, the input URL in the environment of all nodes.
+    let requests = capture.0.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let r = &requests[0];
+    assert_eq!(r["jobName"], job_name.as_str());
+    assert_eq!(r["jobQueue"], "pathgrid-queue");
+    assert_eq!(r["jobDefinition"], "pathgrid-mnp");
+    assert_eq!(r["nodeOverrides"]["numNodes"], expected_nodes);
+    let o = &r["nodeOverrides"]["nodePropertyOverrides"][0];
+    assert_eq!(o["targetNodes"], "0:");
+    let env = o["containerOverrides"]["environment"].as_array().unwrap();
+    let var = |name: &str| env.iter().find(|e| e["name"] == name).map(|e| e["value"].clone());
+    assert_eq!(var("PATHGRID_JOB_INPUT"), Some(json!(format!("s3://{bucket}/{key}"))));
+    assert_eq!(var("PATHGRID_JOB_OUTPUT"), Some(json!(format!("s3://{bucket}/results/big book+1.json"))));
+    eprintln!("work {work} path-steps -> {expected_nodes} nodes, job {job_name} ({job_id})");
+
+    // A new upload of the same key (another ETag) is another job.
+    let ev2 = upload(&s3, bucket, key, small_spec("large two").as_bytes()).await;
+    let outcomes = handle_s3_event(ev2, &ctx).await.unwrap();
+    assert!(matches!(&outcomes[..], [Outcome::Submitted { job_name: n, .. }] if *n != job_name), "{outcomes:?}");
+}
+
+#[test]
+fn cloudformation_template_passes_cfn_lint() {
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/template.yaml");
+    assert!(std::path::Path::new(template).is_file(), "{template} is missing");
+    match Command::new("cfn-lint").arg(template).output() {
+        Ok(out) => assert!(
+            out.status.success(),
+            "cfn-lint {template}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => eprintln!("cfn-lint not available ({e}); skipped"),
+    }
+}

@@ -1,0 +1,86 @@
+//! A coordinator stopped right after training and restarted on its checkpoint directory
+//! (same port): the node reattaches by itself, the job resumes in pricing without
+//! retraining, and the result is bit-identical to the sequential reference.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use pathgrid_coordinator::{Client, CoordinatorConfig, DirStore, JobPhase};
+use pathgrid_node::NodeConfig;
+use pathgrid_pricing::{Problem, parse_spec, price_instrument_sequential};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_on_checkpoint_resumes_pricing_without_retraining() {
+    let spec = parse_spec(
+        r#"{ "name": "restart", "seed": 99, "paths": 400000, "training_paths": 20000, "batch_size": 1024,
+        "instruments": [ { "id": "put-36",
+          "model": { "type": "gbm", "spot": 36.0, "vol": 0.2, "rate": 0.06 },
+          "payoff": { "type": "put", "strike": 40.0 },
+          "exercise": { "style": "american", "maturity": 1.0, "steps": 50 } } ] }"#,
+    )
+    .unwrap();
+    let job = spec.validate().unwrap();
+    let expected: Vec<_> = Problem::all(&job).iter().map(|p| price_instrument_sequential(p).unwrap()).collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = || CoordinatorConfig {
+        store: Some(Arc::new(DirStore::new(dir.path()).unwrap())),
+        ..CoordinatorConfig::default()
+    };
+
+    // Coordinator A and one node that outlives it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}");
+    let stop_a = CancellationToken::new();
+    let a = tokio::spawn(pathgrid_coordinator::run(listener, config(), stop_a.clone()));
+    let mut nc = NodeConfig::new(url.clone());
+    nc.node_id = "survivor".into();
+    nc.slots = 1;
+    nc.backoff_initial = Duration::from_millis(20);
+    nc.backoff_max = Duration::from_millis(200);
+    let node_stop = CancellationToken::new();
+    let node = tokio::spawn(pathgrid_node::run(nc, node_stop.clone()));
+
+    let mut client = Client::connect(&url, None).await.unwrap();
+    let id = client.submit(&spec).await.unwrap();
+    {
+        let mut events = std::pin::pin!(client.watch(&id).await.unwrap());
+        loop {
+            let p = tokio::time::timeout(LIMIT, events.next()).await.unwrap().expect("stream ended").unwrap();
+            assert!(!p.is_terminal(), "job finished before the restart");
+            if p.phase == JobPhase::Pricing {
+                break;
+            }
+        }
+    }
+    // Stop A as soon as training is over.
+    stop_a.cancel();
+    tokio::time::timeout(LIMIT, a).await.unwrap().unwrap().unwrap();
+    drop(client);
+
+    // Coordinator B on the same directory and port.
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let stop_b = CancellationToken::new();
+    let b = tokio::spawn(pathgrid_coordinator::run(listener, config(), stop_b.clone()));
+    let mut client = Client::connect(&url, None).await.unwrap();
+    let mut last = None;
+    let result = tokio::time::timeout(LIMIT, client.wait(&id, |p| last = Some(p.clone()))).await.unwrap().unwrap();
+    let last = last.unwrap();
+    assert_eq!(result.results, expected);
+    assert_eq!(last.training_tasks, 0, "training was redone after the restart");
+    assert!(last.pricing_tasks > 0, "the restarted coordinator priced the remaining batches");
+    let nodes = client.list_nodes().await.unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].name, "survivor");
+
+    node_stop.cancel();
+    tokio::time::timeout(LIMIT, node).await.unwrap().unwrap().unwrap();
+    stop_b.cancel();
+    tokio::time::timeout(LIMIT, b).await.unwrap().unwrap().unwrap();
+}

@@ -1,0 +1,120 @@
+//! Keys and names: decoding event keys, result keys, Batch job names.
+
+use crate::{INPUT_PREFIX, RESULT_PREFIX};
+use percent_encoding::percent_decode_str;
+
+/// Decodes an S3 event key: `+` is a space, `%xx` a byte; the result must be UTF-8.
+pub fn decode_key(raw: &str) -> Result<String, String> {
+    let spaced = raw.replace('+', " ");
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|k| k.into_owned())
+        .map_err(|_| format!("key {raw:?} does not decode to UTF-8"))
+}
+
+/// Names derived from an input key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// `results/<name>.json`
+    pub json_result_key: String,
+    /// `results/<name>.csv`
+    pub csv_result_key: String,
+    /// `results/<name>.error.json`
+    pub error_key: String,
+    /// Job name for a CSV portfolio: the file name without extension.
+    pub job_name: String,
+    /// The key ends in `.csv` (any case).
+    pub is_csv: bool,
+}
+
+/// The names for an input key, or `None` when the key is not a file under `inputs/`.
+/// `<name>` is the key after `inputs/` without its extension (`inputs/a/b c.json` → `a/b c`).
+pub fn names_for(key: &str) -> Option<Names> {
+    let rel = key.strip_prefix(INPUT_PREFIX)?;
+    if rel.is_empty() || rel.ends_with('/') {
+        return None;
+    }
+    let (dir, file) = rel.rsplit_once('/').map_or(("", rel), |(d, f)| (d, f));
+    let (stem, ext) = match file.rsplit_once('.') {
+        Some((s, e)) if !s.is_empty() => (s, e),
+        _ => (file, ""),
+    };
+    let name = if dir.is_empty() { stem.to_string() } else { format!("{dir}/{stem}") };
+    let job_name: String = stem.chars().filter(|c| !c.is_control() && *c != '\\').take(128).collect();
+    let job_name = if job_name.trim().is_empty() { "portfolio".to_string() } else { job_name };
+    Some(Names {
+        json_result_key: format!("{RESULT_PREFIX}{name}.json"),
+        csv_result_key: format!("{RESULT_PREFIX}{name}.csv"),
+        error_key: format!("{RESULT_PREFIX}{name}.error.json"),
+        job_name,
+        is_csv: ext.eq_ignore_ascii_case("csv"),
+    })
+}
+
+/// Replaces every character outside `[A-Za-z0-9_-]` by `_` and keeps at most `max` characters.
+pub(crate) fn sanitize(s: &str, max: usize) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).take(max).collect()
+}
+
+/// FNV-1a, 64 bits: a stable hash (unlike `DefaultHasher`, fixed across Rust versions).
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain([0u8]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The Batch job name for an input: `pathgrid-<readable part of the key>-<hash of
+/// bucket, key and ETag>`, within Batch's `[A-Za-z0-9_-]{1,128}`. The same object (same ETag)
+/// always gives the same name; another upload of the key gives another.
+pub fn batch_job_name(bucket: &str, key: &str, etag: &str) -> String {
+    let etag = etag.trim_matches('"');
+    let hash = fnv1a(&[bucket, key, etag]);
+    let readable = key.strip_prefix(INPUT_PREFIX).unwrap_or(key);
+    let readable = readable.rsplit_once('.').map_or(readable, |(s, _)| s);
+    format!("pathgrid-{}-{hash:016x}", sanitize(readable, 100))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_plus_percent_and_unicode() {
+        assert_eq!(decode_key("inputs/my+spec%2B1.json").unwrap(), "inputs/my spec+1.json");
+        assert_eq!(decode_key("inputs/pr%C3%A9vision.json").unwrap(), "inputs/prévision.json");
+        assert!(decode_key("inputs/%FF.json").is_err());
+    }
+
+    #[test]
+    fn derives_result_names() {
+        let n = names_for("inputs/desk a/book.v2.json").unwrap();
+        assert_eq!(n.json_result_key, "results/desk a/book.v2.json");
+        assert_eq!(n.error_key, "results/desk a/book.v2.error.json");
+        assert!(!n.is_csv);
+        let n = names_for("inputs/port.CSV").unwrap();
+        assert_eq!(n.csv_result_key, "results/port.csv");
+        assert_eq!(n.job_name, "port");
+        assert!(n.is_csv);
+        assert!(names_for("results/x.json").is_none());
+        assert!(names_for("inputs/").is_none());
+        assert!(names_for("inputs/dir/").is_none());
+    }
+
+    #[test]
+    fn job_names_are_valid_and_stable() {
+        let a = batch_job_name("b", "inputs/big book é+.json", "\"abc\"");
+        assert_eq!(a, batch_job_name("b", "inputs/big book é+.json", "abc"));
+        assert_ne!(a, batch_job_name("b", "inputs/big book é+.json", "abd"));
+        assert!(a.starts_with("pathgrid-big_book___-"));
+        let long = batch_job_name("b", &format!("inputs/{}.json", "x".repeat(500)), "e");
+        for name in [a, long] {
+            assert!((1..=128).contains(&name.len()), "{name}");
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{name}");
+        }
+    }
+}
