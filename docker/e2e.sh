@@ -211,7 +211,7 @@ if ! dc up -d --scale node=2 >"$work/up.log" 2>&1; then
   cat "$work/up.log" >&2
   fail "stack: docker-compose up failed"
 fi
-if wait_healthy 120 s coordinator node; then
+if wait_healthy 120 s3 coordinator node; then
   start_s=$(since "$t")
   pass "stack: s3, coordinator and 2 nodes healthy in $start_s s (coordinator on 127.0.0.1:$PATHGRID_PORT)"
 else

@@ -168,6 +168,9 @@ pub struct Row {
     pub efficiency: Option<f64>,
     /// Efficiency over the best QuantLib efficiency of the case.
     pub efficiency_ratio: Option<f64>,
+    /// The same two with CPU seconds: steadier when other work shares the machine.
+    pub efficiency_cpu: Option<f64>,
+    pub efficiency_ratio_cpu: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -425,6 +428,8 @@ fn bench_single(
         path_steps_per_s: Some(pg.path_steps as f64 / pg.seconds.max(1e-12)),
         efficiency: efficiency(result.std_error, pg.seconds),
         efficiency_ratio: None,
+        efficiency_cpu: None,
+        efficiency_ratio_cpu: None,
     }];
     let mut notes = vec![format!(
         "pathgrid: {} pricing + {} training paths (antithetic), {} thread(s), seed {SEED}, batch 8192{}",
@@ -467,6 +472,8 @@ fn bench_single(
                 path_steps_per_s: run.path_steps.map(|n| n as f64 / run.seconds.max(1e-12)),
                 efficiency: run.std_error.and_then(|se| efficiency(se, run.seconds)),
                 efficiency_ratio: None,
+                efficiency_cpu: None,
+                efficiency_ratio_cpu: None,
             });
         }
         notes.push(if european {
@@ -600,6 +607,8 @@ fn bench_csv(
         path_steps_per_s: Some(pg.path_steps as f64 / pg.seconds.max(1e-12)),
         efficiency: pg_rms_se.and_then(|se| efficiency(se, pg.seconds)),
         efficiency_ratio: None,
+        efficiency_cpu: None,
+        efficiency_ratio_cpu: None,
     }];
     let mut notes = vec![format!(
         "pathgrid: {} + {} paths per option (antithetic), {} exercise dates per year (at least {}), basis {}, seed {}, {} thread(s)",
@@ -632,6 +641,8 @@ fn bench_csv(
             path_steps_per_s: None,
             efficiency: ql_rms_se.and_then(|se| efficiency(se, seconds)),
             efficiency_ratio: None,
+            efficiency_cpu: None,
+            efficiency_ratio_cpu: None,
         });
         let s = &ql.settings;
         notes.push(format!(
@@ -689,18 +700,24 @@ fn efficiency(std_error: f64, seconds: f64) -> Option<f64> {
     (std_error > 0.0 && seconds > 0.0).then(|| 1.0 / (std_error * std_error * seconds))
 }
 
-/// Every row's efficiency over the best QuantLib efficiency of the case.
+/// Every row's CPU-time efficiency, and both efficiencies over the best QuantLib one of the case.
 fn fill_ratios(rows: &mut [Row]) {
-    let best = rows.iter().filter(|r| r.engine == "quantlib").filter_map(|r| r.efficiency).fold(None, |b, e| {
-        Some(match b {
-            Some(b) if b >= e => b,
-            _ => e,
+    for r in rows.iter_mut() {
+        r.efficiency_cpu = r.std_error.zip(r.cpu_seconds).and_then(|(se, cpu)| efficiency(se, cpu));
+    }
+    let best = |rows: &[Row], pick: fn(&Row) -> Option<f64>| {
+        rows.iter().filter(|r| r.engine == "quantlib").filter_map(pick).fold(None, |b: Option<f64>, e| {
+            Some(match b {
+                Some(b) if b >= e => b,
+                _ => e,
+            })
         })
-    });
-    if let Some(best) = best {
-        for r in rows {
-            r.efficiency_ratio = r.efficiency.map(|e| e / best);
-        }
+    };
+    let best_wall = best(rows, |r| r.efficiency);
+    let best_cpu = best(rows, |r| r.efficiency_cpu);
+    for r in rows.iter_mut() {
+        r.efficiency_ratio = r.efficiency.zip(best_wall).map(|(e, b)| e / b);
+        r.efficiency_ratio_cpu = r.efficiency_cpu.zip(best_cpu).map(|(e, b)| e / b);
     }
 }
 
@@ -875,8 +892,18 @@ pub fn table(report: &BenchReport) -> String {
         let _ = writeln!(out, "\n[{}] {}", case.case.name(), case.description);
         let _ = writeln!(
             out,
-            "{:<label_width$}  {:>10}  {:>10}  {:>10}  {:>11}  {:>8}  {:>7}  {:>10}  {:>10}  {:>9}",
-            "engine", "price", "std_error", "error", "check", "seconds", "cpu_s", "Mpath-st/s", "efficiency", "ratio"
+            "{:<label_width$}  {:>10}  {:>10}  {:>10}  {:>11}  {:>8}  {:>7}  {:>10}  {:>10}  {:>9}  {:>10}",
+            "engine",
+            "price",
+            "std_error",
+            "error",
+            "check",
+            "seconds",
+            "cpu_s",
+            "Mpath-st/s",
+            "efficiency",
+            "ratio",
+            "ratio(cpu)"
         );
         for r in &case.rows {
             let check = match (r.within, r.outside, r.options) {
@@ -887,7 +914,7 @@ pub fn table(report: &BenchReport) -> String {
             };
             let _ = writeln!(
                 out,
-                "{:<label_width$}  {:>10}  {:>10}  {:>10}  {:>11}  {:>8.3}  {:>7}  {:>10}  {:>10}  {:>9}",
+                "{:<label_width$}  {:>10}  {:>10}  {:>10}  {:>11}  {:>8.3}  {:>7}  {:>10}  {:>10}  {:>9}  {:>10}",
                 r.label,
                 fmt_opt(r.price, |x| format!("{x:.6}")),
                 fmt_opt(r.std_error, |x| format!("{x:.6}")),
@@ -898,6 +925,7 @@ pub fn table(report: &BenchReport) -> String {
                 fmt_opt(r.path_steps_per_s, |x| format!("{:.1}", x / 1e6)),
                 fmt_opt(r.efficiency, |x| format!("{x:.3e}")),
                 fmt_opt(r.efficiency_ratio, |x| format!("{x:.1}×")),
+                fmt_opt(r.efficiency_ratio_cpu, |x| format!("{x:.1}×")),
             );
         }
         let _ = writeln!(out, "  check: {}", case.criterion);
@@ -908,7 +936,8 @@ pub fn table(report: &BenchReport) -> String {
     let _ = writeln!(
         out,
         "\nseconds: wall clock; cpu_s: CPU time of the process over the same span\n\
-         efficiency = 1 / (std_error² × seconds); ratio = efficiency / best QuantLib efficiency"
+         efficiency = 1 / (std_error² × seconds); ratio = efficiency / best QuantLib efficiency of the case;\n\
+         ratio(cpu): the same with CPU seconds"
     );
     out
 }

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cluster_cmd;
+pub mod embedded;
 pub mod input;
 pub mod local_runner;
 pub mod output;

@@ -69,7 +69,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let nodes = args.nodes.unwrap_or_else(crate::cores).max(1);
     let bar = progress::bar(args.quiet, 0, &job.name);
     let spec = input.spec().clone();
-    let outcome = cluster_cmd::runtime()?.block_on(pathgrid_coordinator::run_embedded(spec, nodes, |p| progress::update(&bar, &p)));
+    let outcome =
+        cluster_cmd::runtime()?.block_on(crate::embedded::run_embedded(spec, nodes, |p| progress::update(&bar, &p)));
     bar.finish_and_clear();
     let result = outcome.map_err(cluster_cmd::failure)?;
 

@@ -3,7 +3,8 @@
 //!    answer instantly (stub statistics), through the NodeLink seam;
 //! 2. bytes on the wire per round per batch (task down + result up), for two basis sizes
 //!    and two batch sizes — O(basis²), independent of paths per batch;
-//! 3. the embedded cluster (real gRPC) with 1 node vs 2 nodes on a large job.
+//!
+//! The 1-node vs 2-node scaling bench is `cargo bench -p pathgrid-cli --bench scaling`.
 //!
 //! `cargo bench -p pathgrid-coordinator --bench cluster_overhead [-- quick]`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,8 +12,8 @@
 use pathgrid_coordinator::protocol::{NodeTask, NodeTaskKind};
 use pathgrid_coordinator::session::task_to_proto;
 use pathgrid_coordinator::virtual_node::{self, Behaviour, VirtualNodeOptions};
-use pathgrid_coordinator::{Cluster, CoordinatorConfig, EmbeddedOptions, run_embedded_with};
-use pathgrid_pricing::{JobSpec, Phase, Problem, TrainingBatch, parse_spec};
+use pathgrid_coordinator::{Cluster, CoordinatorConfig};
+use pathgrid_pricing::{JobSpec, Problem, TrainingBatch, parse_spec};
 use pathgrid_proto::{convert, v1};
 use prost::Message;
 use std::time::{Duration, Instant};
@@ -47,7 +48,7 @@ async fn round_overhead(nodes: usize, spec: JobSpec) -> (f64, usize) {
     for i in 0..nodes {
         let opts =
             VirtualNodeOptions { behaviour: Behaviour::Stub, heartbeat: Duration::from_secs(60), ..Default::default() };
-        let _ = virtual_node::spawn(&cluster, format!("v{i}"), opts).await;
+        drop(virtual_node::spawn(&cluster, format!("v{i}"), opts).await);
     }
     let start = Instant::now();
     let id = cluster.submit(spec).await.unwrap();
@@ -114,30 +115,4 @@ fn main() {
         let (basis, down, up) = bytes_per_round(&spec);
         println!("{label}: basis {basis}: down {down} B + up {up} B = {} B", down + up);
     }
-
-    println!("\n== embedded cluster (real gRPC), 1 vs 2 nodes, one slot each ==");
-    let big = if quick { put(200_000, 100_000, 8192, 50) } else { put(2_000_000, 1_000_000, 8192, 50) };
-    let steps = big.validate().unwrap().path_steps();
-    let seq = Instant::now();
-    let problem = Problem::all(&big.validate().unwrap()).remove(0);
-    let reference = pathgrid_pricing::price_instrument_sequential(&problem).unwrap();
-    let t = seq.elapsed().as_secs_f64();
-    println!("sequential reference (no cluster): {t:.3} s, {:.0} M path-steps/s", steps as f64 / t / 1e6);
-    let mut secs = Vec::new();
-    for nodes in [1, 2] {
-        let start = Instant::now();
-        let r = rt.block_on(run_embedded_with(big.clone(), EmbeddedOptions::new(nodes), |_| {})).unwrap();
-        let t = start.elapsed().as_secs_f64();
-        secs.push(t);
-        assert_eq!(r.results[0], reference, "bit-identical to the sequential reference");
-        println!(
-            "{nodes} node(s): {t:.3} s, {:.0} M path-steps/s, price {:.5} ± {:.5}",
-            steps as f64 / t / 1e6,
-            r.results[0].price,
-            r.results[0].std_error
-        );
-    }
-    println!("speedup 2 vs 1: {:.2}x", secs[0] / secs[1]);
-    let p = Problem::all(&big.validate().unwrap()).remove(0);
-    println!("({} training + {} pricing batches)", p.batches(Phase::Training), p.batches(Phase::Pricing));
 }

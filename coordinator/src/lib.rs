@@ -9,13 +9,13 @@
 //! - [`cluster`]: the job registry and the handle the services (and tests) use.
 //!
 //! Entry points: [`run`] (a coordinator on a listener), [`Client`] (submit/watch/...),
-//! [`run_embedded`] (coordinator + in-process nodes, for `pathgrid run`).
+//! The embedded cluster of `pathgrid run` (coordinator + in-process nodes) lives in the CLI,
+//! which depends on both this crate and the node crate.
 
 pub mod checkpoint;
 pub mod client;
 pub mod cluster;
 pub mod config;
-pub mod embedded;
 pub mod error;
 pub mod job;
 pub mod protocol;
@@ -32,7 +32,6 @@ pub use client::Client;
 pub use cluster::Cluster;
 pub use config::CoordinatorConfig;
 
-pub use embedded::{EmbeddedOptions, run_embedded, run_embedded_with};
 pub use error::Error;
 pub use job::{JobPhase, Progress};
 pub use scheduler::{NodeInfo, SchedulerHandle, SchedulerStats};

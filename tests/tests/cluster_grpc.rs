@@ -305,7 +305,7 @@ async fn invalid_spec_is_rejected_with_the_field() {
 async fn embedded_cluster_matches_reference() {
     let spec = max_call(8_000, 1024);
     let mut events = 0;
-    let result = pathgrid_coordinator::run_embedded(spec.clone(), 2, |_| events += 1).await.unwrap();
+    let result = pathgrid_cli::embedded::run_embedded(spec.clone(), 2, |_| events += 1).await.unwrap();
     assert_eq!(result.results, reference(&spec));
     assert!(events > 0);
     assert_eq!(result.stats.paths, 8_000);

@@ -1,12 +1,8 @@
 //! The embedded cluster behind `pathgrid run`: a coordinator on 127.0.0.1:0 plus
 //! in-process nodes talking real gRPC to it — the same code path as a real cluster.
 
-use crate::client::terminal_result;
-use crate::cluster::Cluster;
-use crate::config::CoordinatorConfig;
-use crate::error::Error;
-use crate::job::Progress;
-use crate::service::serve;
+use pathgrid_coordinator::client::terminal_result;
+use pathgrid_coordinator::{Cluster, CoordinatorConfig, Error, Progress, serve};
 use pathgrid_pricing::{JobResult, JobSpec};
 use tokio_util::sync::CancellationToken;
 
