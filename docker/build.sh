@@ -57,6 +57,8 @@ build_image() { # TAG DOCKERFILE
 }
 build_image pathgrid:local "$here/Dockerfile"
 build_image pathgrid-s3:local "$here/s3.Dockerfile"
+# Drop the previous builds these tags replaced (dangling images of ours only).
+docker image prune -f --filter dangling=true --filter label=org.pathgrid.image >/dev/null 2>&1 || true
 for img in "$base" pathgrid:local pathgrid-s3:local; do
   log "$(docker image inspect -f '{{.Size}}' "$img" | awk -v i="$img" '{printf "%-24s %4.0f MB", i, $1/1e6}')"
 done

@@ -3,6 +3,7 @@
 #   docker build --build-arg BASE=pathgrid-base:bookworm -f docker/s3.Dockerfile -t pathgrid-s3:local docker/context
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}
+LABEL org.opencontainers.image.title="pathgrid-s3" org.pathgrid.image="pathgrid-s3"
 
 RUN set -e; \
     if ! command -v curl >/dev/null 2>&1; then \
