@@ -1,9 +1,11 @@
-//! The embedded cluster behind `pathgrid run`: a coordinator on 127.0.0.1:0 plus
-//! in-process nodes talking real gRPC to it — the same code path as a real cluster.
+//! A coordinator with in-process nodes, talking real gRPC: the embedded cluster behind
+//! `pathgrid run` (on loopback) and the main node of `pathgrid batch` (on the job's
+//! network) — the same code path as a cluster of separate machines.
 
 use pathgrid_coordinator::client::terminal_result;
 use pathgrid_coordinator::{Cluster, CoordinatorConfig, Error, Progress, serve};
 use pathgrid_pricing::{JobResult, JobSpec};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone)]
@@ -22,6 +24,71 @@ impl EmbeddedOptions {
     }
 }
 
+/// A running coordinator plus its in-process nodes.
+#[derive(Debug)]
+pub struct ClusterHost {
+    cluster: Cluster,
+    shutdown: CancellationToken,
+    server: JoinHandle<Result<(), Error>>,
+    nodes: Vec<JoinHandle<Result<(), pathgrid_node::Error>>>,
+}
+
+impl ClusterHost {
+    /// Serves `config` on `listener` and attaches `options.nodes` in-process nodes to it.
+    pub async fn start(
+        listener: tokio::net::TcpListener,
+        config: CoordinatorConfig,
+        options: &EmbeddedOptions,
+    ) -> Result<ClusterHost, Error> {
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let cluster = Cluster::start(&config, shutdown.clone()).await?;
+        let token = config.token.clone();
+        let server = tokio::spawn(serve(listener, config, cluster.clone(), shutdown.clone()));
+        // The nodes dial the listener through loopback even when it listens on all interfaces.
+        let url = format!("http://127.0.0.1:{}", addr.port());
+        let nodes = (0..options.nodes)
+            .map(|i| {
+                let mut nc = pathgrid_node::NodeConfig::new(url.clone());
+                nc.slots = options.slots_per_node.max(1);
+                nc.token = token.clone();
+                nc.node_id = format!("embedded-{i}");
+                nc.memory_budget = options.memory_budget;
+                tokio::spawn(pathgrid_node::run(nc, shutdown.child_token()))
+            })
+            .collect();
+        Ok(ClusterHost { cluster, shutdown, server, nodes })
+    }
+
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// Submits a job and waits for its end.
+    pub async fn run_job(&self, spec: JobSpec, mut progress: impl FnMut(Progress)) -> Result<JobResult, Error> {
+        let id = self.cluster.submit(spec).await?;
+        terminal_result(self.cluster.wait(&id, |p| progress(p.clone())).await?)
+    }
+
+    /// Stops the nodes and the coordinator (remote nodes are released) and waits for them.
+    pub async fn stop(self) -> Result<(), Error> {
+        self.shutdown.cancel();
+        for n in self.nodes {
+            match n.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "in-process node failed"),
+                Err(e) => tracing::warn!(error = %e, "in-process node panicked"),
+            }
+        }
+        let served = match self.server.await {
+            Ok(r) => r,
+            Err(e) => Err(Error::Node(format!("coordinator task: {e}"))),
+        };
+        self.cluster.stopped().await;
+        served
+    }
+}
+
 /// Runs one job on a coordinator plus `nodes` in-process nodes (one slot each) and
 /// shuts everything down. An invalid spec fails fast with [`Error::InvalidSpec`].
 pub async fn run_embedded(spec: JobSpec, nodes: usize, progress: impl FnMut(Progress)) -> Result<JobResult, Error> {
@@ -31,50 +98,19 @@ pub async fn run_embedded(spec: JobSpec, nodes: usize, progress: impl FnMut(Prog
 pub async fn run_embedded_with(
     spec: JobSpec,
     options: EmbeddedOptions,
-    mut progress: impl FnMut(Progress),
+    progress: impl FnMut(Progress),
 ) -> Result<JobResult, Error> {
     spec.validate()?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
     // Loopback only, but still keep other local users' processes out.
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let token = format!("{:x}{:x}", nanos, std::process::id());
-    let config = CoordinatorConfig {
-        token: Some(token.clone()),
-        release_nodes_on_shutdown: true,
-        ..CoordinatorConfig::default()
-    };
-    let shutdown = CancellationToken::new();
-    let cluster = Cluster::start(&config, shutdown.clone()).await?;
-    let server = tokio::spawn(serve(listener, config, cluster.clone(), shutdown.clone()));
-    let url = format!("http://{addr}");
-    let node_tasks: Vec<_> = (0..options.nodes.max(1))
-        .map(|i| {
-            let mut nc = pathgrid_node::NodeConfig::new(url.clone());
-            nc.slots = options.slots_per_node.max(1);
-            nc.token = Some(token.clone());
-            nc.node_id = format!("embedded-{i}");
-            nc.memory_budget = options.memory_budget;
-            tokio::spawn(pathgrid_node::run(nc, shutdown.child_token()))
-        })
-        .collect();
-    let outcome = async {
-        let id = cluster.submit(spec).await?;
-        cluster.wait(&id, |p| progress(p.clone())).await
-    }
-    .await;
-    shutdown.cancel();
-    for n in node_tasks {
-        match n.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "embedded node failed"),
-            Err(e) => tracing::warn!(error = %e, "embedded node panicked"),
-        }
-    }
-    match server.await {
-        Ok(r) => r?,
-        Err(e) => return Err(Error::Node(format!("coordinator task: {e}"))),
-    }
-    cluster.stopped().await;
-    terminal_result(outcome?)
+    let config =
+        CoordinatorConfig { token: Some(token), release_nodes_on_shutdown: true, ..CoordinatorConfig::default() };
+    let host = ClusterHost::start(listener, config, &options).await?;
+    let outcome = host.run_job(spec, progress).await;
+    let stopped = host.stop().await;
+    let result = outcome?;
+    stopped?;
+    Ok(result)
 }

@@ -1,6 +1,7 @@
 //! The `pathgrid` command line as a library: the binary is a thin shell around [`main`],
 //! and integration tests call the runners directly.
 
+pub mod aws_cmd;
 pub mod bench;
 pub mod cluster_cmd;
 pub mod embedded;
@@ -44,6 +45,10 @@ pub enum Command {
     Nodes(cluster_cmd::ListArgs),
     /// Cancel a job.
     Cancel(cluster_cmd::CancelArgs),
+    /// Watch a bucket's inputs/ and price new files into results/ (the S3 trigger outside Lambda).
+    TriggerWatch(aws_cmd::TriggerWatchArgs),
+    /// Entrypoint of an AWS Batch multi-node parallel job (configured by environment variables).
+    Batch(aws_cmd::BatchArgs),
 }
 
 /// Cores of this machine, the default worker count.
@@ -85,7 +90,10 @@ impl From<anyhow::Error> for Failure {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Coordinator(_) | Command::Node(_)));
+    init_logging(matches!(
+        cli.command,
+        Command::Coordinator(_) | Command::Node(_) | Command::TriggerWatch(_) | Command::Batch(_)
+    ));
     let outcome = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => run::validate(args),
@@ -97,6 +105,8 @@ pub fn main() -> ExitCode {
         Command::Jobs(args) => cluster_cmd::jobs(args),
         Command::Nodes(args) => cluster_cmd::nodes(args),
         Command::Cancel(args) => cluster_cmd::cancel(args),
+        Command::TriggerWatch(args) => aws_cmd::trigger_watch(args),
+        Command::Batch(args) => aws_cmd::batch(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -519,3 +519,76 @@ fn cloudformation_template_passes_cfn_lint() {
         Err(e) => eprintln!("cfn-lint not available ({e}); skipped"),
     }
 }
+
+/// `pathgrid batch` as an AWS Batch multi-node parallel job runs it: three processes with
+/// the MNP environment (main + 2 children dialing the main node's address), the input on
+/// S3. The main node waits for both children, prices the spec across the three nodes,
+/// writes `results/<name>.json` and every process exits 0 (children when released; a child
+/// that never attached would give up and fail). The prices equal the sequential reference,
+/// which `pathgrid run` reproduces bit for bit (see cli_run and cluster_grpc).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_mnp_three_processes_price_a_spec_from_s3() {
+    let moto = Moto::start();
+    let s3 = moto.s3().await;
+    make_bucket(&s3, "mnp-job").await;
+    let spec = small_spec("mnp-rehearsal");
+    upload(&s3, "mnp-job", "inputs/mnp-rehearsal.json", spec.as_bytes()).await;
+
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let spawn = |index: u32| {
+        let mut cmd = Command::new(pathgrid_tests::pathgrid_bin());
+        cmd.arg("batch")
+            .env("AWS_BATCH_JOB_NODE_INDEX", index.to_string())
+            .env("AWS_BATCH_JOB_MAIN_NODE_INDEX", "0")
+            .env("AWS_BATCH_JOB_NUM_NODES", "3")
+            .env("AWS_BATCH_JOB_ID", "mnp-test-job")
+            .env("PATHGRID_PORT", port.to_string())
+            .env("PATHGRID_LISTEN_HOST", "127.0.0.1")
+            .env("PATHGRID_WAIT_FOR_NODES_SECS", "60")
+            .env("PATHGRID_JOB_INPUT", "s3://mnp-job/inputs/mnp-rehearsal.json")
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if index != 0 {
+            cmd.env("AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS", "127.0.0.1");
+        }
+        cmd.spawn().unwrap()
+    };
+    // Children first: they retry until the main node listens, as on Batch.
+    let mut children: Vec<Child> = vec![spawn(1), spawn(2), spawn(0)];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut codes = vec![None; children.len()];
+    while codes.iter().any(Option::is_none) && Instant::now() < deadline {
+        for (c, code) in children.iter_mut().zip(codes.iter_mut()) {
+            if code.is_none() {
+                *code = c.try_wait().unwrap().map(|s| s.code());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut logs = Vec::new();
+    for c in &mut children {
+        let _ = c.kill();
+        let _ = c.wait();
+        let mut err = String::new();
+        if let Some(mut e) = c.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        logs.push(err);
+    }
+    for (i, code) in codes.iter().enumerate() {
+        assert_eq!(*code, Some(Some(0)), "process {i} did not exit 0; its log:\n{}", logs[i]);
+    }
+
+    let text = read(&s3, "mnp-job", "results/mnp-rehearsal.json").await;
+    let result: JobResult = serde_json::from_str(&text).unwrap();
+    let job = pathgrid_pricing::parse_job(&spec).unwrap();
+    let reference: Vec<_> = Problem::all(&job).iter().map(|p| price_instrument_sequential(p).unwrap()).collect();
+    assert_eq!(result.results, reference, "the multi-node result equals the single-machine one");
+    let main_log = &logs[2];
+    assert!(main_log.contains("all nodes attached"), "main node log:\n{main_log}");
+}

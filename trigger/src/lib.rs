@@ -7,13 +7,14 @@ mod config;
 mod naming;
 
 pub use config::TriggerConfig;
-pub use naming::{batch_job_name, decode_key, names_for};
+pub use naming::{Names, batch_job_name, decode_key, names_for};
 
 use aws_lambda_events::s3::S3Event;
 use aws_sdk_batch::types::{ContainerOverrides, KeyValuePair, NodeOverrides, NodePropertyOverride};
 use pathgrid_pricing::workshop_csv::{self, CsvSettings};
 use pathgrid_pricing::{
-    InstrumentResult, Job, JobResult, JobStats, JobStatus, Phase, Problem, SpecErrors, price_instrument_sequential,
+    InstrumentResult, Job, JobResult, JobSpec, JobStats, JobStatus, Phase, Problem, SpecErrors,
+    price_instrument_sequential,
 };
 use pathgrid_store::{S3Options, S3Store, Store};
 use serde::Serialize;
@@ -123,6 +124,56 @@ pub async fn handle_s3_event_within(
     Ok(outcomes)
 }
 
+/// A parsed input file: the job, and the portfolio when it came as a workshop CSV.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    /// The spec as written (what a coordinator is sent).
+    pub spec: JobSpec,
+    /// The same, validated.
+    pub job: Job,
+    pub portfolio: Option<workshop_csv::CsvPortfolio>,
+    /// Where the result goes: `results/<name>.json`, or `.csv` for a CSV input.
+    pub result_key: String,
+}
+
+impl InputFile {
+    /// The result object's body: the JSON result, or the input CSV with prices appended.
+    pub fn render(&self, result: &JobResult) -> Result<Vec<u8>, Error> {
+        match &self.portfolio {
+            Some(p) => workshop_csv::write_results(p, &result.results)
+                .map(String::into_bytes)
+                .map_err(|e| Error::Serialize { what: "CSV result", message: e.to_string() }),
+            None => to_json(result, "result"),
+        }
+    }
+}
+
+/// Parses an input's text as a workshop CSV (by extension or header) or a JSON spec, and
+/// validates it. Shared by the Lambda, `pathgrid trigger-watch` and `pathgrid batch`.
+pub fn parse_input(names: &naming::Names, text: &str) -> Result<InputFile, SpecErrors> {
+    if names.is_csv || workshop_csv::looks_like_workshop_csv(text) {
+        let portfolio = workshop_csv::parse(text, &names.job_name, &CsvSettings::default())?;
+        let job = portfolio.spec.validate()?;
+        Ok(InputFile {
+            spec: portfolio.spec.clone(),
+            job,
+            portfolio: Some(portfolio),
+            result_key: names.csv_result_key.clone(),
+        })
+    } else {
+        let spec = pathgrid_pricing::parse_spec(text)?;
+        let job = spec.validate()?;
+        Ok(InputFile { spec, job, portfolio: None, result_key: names.json_result_key.clone() })
+    }
+}
+
+/// Writes `results/<name>.error.json` for an input that could not be priced.
+pub async fn write_error_report<S: Store>(store: &S, error_key: &str, input: &str, error: &str) -> Result<(), Error> {
+    let report = ErrorReport { input: input.to_string(), error: error.to_string(), problems: vec![] };
+    store.put(error_key, to_json(&report, "error report")?).await?;
+    Ok(())
+}
+
 /// One created object, as the event describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRef {
@@ -147,12 +198,13 @@ pub async fn handle_object<S: Store>(
     let Some(names) = names_for(&key) else {
         return Ok(Outcome::Ignored { key, reason: format!("not an input file under {INPUT_PREFIX}") });
     };
+    let error_key = names.error_key.clone();
     let reject = |reason: String, problems: Vec<ProblemReport>| async move {
         let report =
             ErrorReport { input: format!("s3://{}/{}", input.bucket, input.key), error: reason.clone(), problems };
         let body = to_json(&report, "error report")?;
-        store.put(&names.error_key, body).await?;
-        Ok::<_, Error>(Outcome::Rejected { key: input.key.clone(), error_key: names.error_key.clone(), reason })
+        store.put(&error_key, body).await?;
+        Ok::<_, Error>(Outcome::Rejected { key: input.key.clone(), error_key, reason })
     };
 
     if let Some(size) = input.size
@@ -174,21 +226,11 @@ pub async fn handle_object<S: Store>(
         return reject("input is not UTF-8 text".into(), vec![]).await;
     };
 
-    let is_csv = names.is_csv || workshop_csv::looks_like_workshop_csv(&text);
-    let (job, portfolio) = if is_csv {
-        match workshop_csv::parse(&text, &names.job_name, &CsvSettings::default())
-            .and_then(|p| p.spec.validate().map(|job| (job, p)))
-        {
-            Ok((job, p)) => (job, Some(p)),
-            Err(errors) => return reject(errors.to_string(), problems(&errors)).await,
-        }
-    } else {
-        match pathgrid_pricing::parse_spec(&text).and_then(|spec| spec.validate()) {
-            Ok(job) => (job, None),
-            Err(errors) => return reject(errors.to_string(), problems(&errors)).await,
-        }
+    let input_file = match parse_input(&names, &text) {
+        Ok(parsed) => parsed,
+        Err(errors) => return reject(errors.to_string(), problems(&errors)).await,
     };
-    let result_key = if portfolio.is_some() { names.csv_result_key.clone() } else { names.json_result_key.clone() };
+    let (job, result_key) = (input_file.job.clone(), input_file.result_key.clone());
 
     let work = job.path_steps();
     if config.fits_inline(work, remaining) {
@@ -197,12 +239,10 @@ pub async fn handle_object<S: Store>(
             Ok(r) => r,
             Err(e) => return reject(format!("pricing failed: {e}"), vec![]).await,
         };
-        let body = match &portfolio {
-            Some(p) => match workshop_csv::write_results(p, &results.results) {
-                Ok(csv) => csv.into_bytes(),
-                Err(e) => return reject(format!("writing the CSV result failed: {e}"), vec![]).await,
-            },
-            None => to_json(&job_result(&job, &input.key, results), "result")?,
+        let result = job_result(&job, &input.key, results);
+        let body = match input_file.render(&result) {
+            Ok(body) => body,
+            Err(e) => return reject(e.to_string(), vec![]).await,
         };
         store.put(&result_key, body).await?;
         return Ok(Outcome::Priced { key, result_key, path_steps: work });
