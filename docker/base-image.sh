@@ -42,7 +42,7 @@ key=$(printf '%s|%s|%s' "$suite" "$include" "$(uname -m)" | sha256sum | cut -c1-
 tarball="$cache/base/$suite-minbase-$key.tar"
 
 if [ "$force" = 1 ] || [ ! -s "$tarball" ]; then
-  command -v debootstrap >/dev/null || die "debootstrap not found (scripts/setup.sh installs it; or: apt-get install debootstrap)"
+  command -v debootstrap >/dev/null || die "debootstrap not found (scripts/setup.sh --tests installs it; or: apt-get install debootstrap)"
 
   mirror="${PATHGRID_DEBIAN_MIRROR:-}"
   if [ -z "$mirror" ]; then

@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Installs what pathgrid needs to build and test on a Debian machine, and nothing twice:
-# every step checks first, so a second run takes a moment.
+# Installs what pathgrid needs on a Debian machine, and nothing twice: every step checks
+# first, so a second run takes a moment.
+#   scripts/setup.sh           what the build needs (OpenBLAS)
+#   scripts/setup.sh --tests   that, plus the tests' servers and tools (moto, cfn-lint,
+#                              debootstrap, s3s-fs)
 set -euo pipefail
+
+tests=false
+case "${1:-}" in
+  --tests) tests=true ;;
+  "") ;;
+  *) echo "usage: scripts/setup.sh [--tests]" >&2; exit 2 ;;
+esac
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -15,6 +25,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! $tests; then
+  exit 0
 fi
 
 # AWS emulation for the tests in tests/tests/aws_*.rs: moto (S3 and Batch) and cfn-lint (PyPI).
