@@ -244,6 +244,34 @@ async fn garbage_and_oversized_messages_close_only_that_stream() {
     let _ = drain(&mut stream).await;
     drop(tx);
 
+    // Bytes that are not even HTTP/2 on a raw socket: the server drops that connection.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = coord.url.trim_start_matches("http://");
+        let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let junk: Vec<u8> = (0..65_536)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let _ = sock.write_all(&junk).await;
+        let mut buf = vec![0u8; 4096];
+        let closed = tokio::time::timeout(LIMIT, async {
+            loop {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "the coordinator kept a garbage connection open");
+    }
+
     // The good node and the coordinator carry on.
     let spec = ls2001(8_000, 1024);
     let id = client.submit(&spec).await.unwrap();
