@@ -174,6 +174,19 @@ pub async fn write_error_report<S: Store>(store: &S, error_key: &str, input: &st
     Ok(())
 }
 
+/// Time left in an invocation whose `Lambda-Runtime-Deadline-Ms` header is `deadline_ms`.
+/// Lambda sends epoch milliseconds; some local Runtime API emulators send the timeout itself
+/// (e.g. 600000), which would read as a date in 1970 and leave no time at all. A value too
+/// small to be a date after 1973 is therefore taken as milliseconds from now.
+pub fn remaining_time(deadline_ms: u64, now: std::time::SystemTime) -> Duration {
+    const EPOCH_MS_1973: u64 = 100_000_000_000;
+    if deadline_ms < EPOCH_MS_1973 {
+        return Duration::from_millis(deadline_ms);
+    }
+    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    deadline.duration_since(now).unwrap_or(Duration::ZERO)
+}
+
 /// One created object, as the event describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRef {
@@ -394,4 +407,18 @@ fn to_json<T: Serialize>(value: &T, what: &'static str) -> Result<Vec<u8>, Error
     let mut out = serde_json::to_vec_pretty(value).map_err(|e| Error::Serialize { what, message: e.to_string() })?;
     out.push(b'\n');
     Ok(out)
+}
+
+#[cfg(test)]
+mod remaining_time_tests {
+    use super::remaining_time;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn absolute_and_relative_deadlines() {
+        let now = UNIX_EPOCH + Duration::from_millis(1_800_000_000_000);
+        assert_eq!(remaining_time(1_800_000_030_000, now), Duration::from_secs(30));
+        assert_eq!(remaining_time(1_799_999_000_000, now), Duration::ZERO, "a deadline already past");
+        assert_eq!(remaining_time(600_000, now), Duration::from_secs(600), "an emulator's relative timeout");
+    }
 }

@@ -2,9 +2,9 @@
 
 use aws_lambda_events::s3::S3Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use pathgrid_trigger::{TriggerContext, handle_s3_event_within};
+use pathgrid_trigger::{TriggerContext, handle_s3_event_within, remaining_time};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| {
         let ctx = Arc::clone(&ctx);
         async move {
-            let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+            let remaining = remaining_time(event.context.deadline, SystemTime::now());
             let outcomes = handle_s3_event_within(event.payload, &ctx, Some(remaining)).await?;
             for outcome in &outcomes {
                 lambda_runtime::tracing::info!(?outcome, "handled");
