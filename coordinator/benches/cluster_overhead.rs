@@ -90,7 +90,7 @@ fn main() {
 
     println!("== coordinator overhead per round, 1000 virtual stub nodes (1 batch each) ==");
     for (label, spec) in [
-        ("put, basis 4, 50 dates", put(1000 * 64, 1000 * 64, 64, 51)),
+        ("put, laguerre 3 + European term (basis 5), 50 dates", put(1000 * 64, 1000 * 64, 64, 51)),
         ("5-asset max-call, basis 22, 8 dates", max_call(1000 * 64, 64)),
     ] {
         let mut samples: Vec<f64> =
