@@ -1,4 +1,6 @@
-//! Runs a job on a pool of threads through the pricing batch API.
+//! Runs a job on a pool of threads through the pricing batch API, without gRPC: what
+//! `pathgrid bench` times (the kernels alone) and what the thread-count determinism tests
+//! drive. `pathgrid run` uses the embedded cluster instead ([`crate::embedded`]).
 //!
 //! Batches are spread over threads however the scheduler likes; statistics are merged
 //! in batch-index order, so results do not depend on the thread count.
@@ -26,14 +28,6 @@ fn parallel_map<T: Send, R: Send>(items: &mut [T], threads: usize, f: impl Fn(&m
 /// Prices every instrument of `job`; `progress` is told each finished batch.
 pub fn run_job(job: &Job, threads: usize, progress: &(dyn Fn(u64) + Sync)) -> Result<Vec<InstrumentResult>, Error> {
     Problem::all(job).iter().map(|p| run_instrument(p, threads, progress)).collect()
-}
-
-/// Number of batch tasks a job runs, for progress reporting.
-pub fn total_tasks(job: &Job) -> u64 {
-    Problem::all(job)
-        .iter()
-        .map(|p| p.batches(Phase::Training) * (p.regression_dates() as u64 + 1) + p.batches(Phase::Pricing))
-        .sum()
 }
 
 fn run_instrument(
