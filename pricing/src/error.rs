@@ -55,6 +55,8 @@ pub enum Error {
     Spec(#[from] SpecErrors),
     #[error("batch {batch} out of range: the {phase} phase has {batches} batches")]
     BatchOutOfRange { phase: &'static str, batch: u64, batches: u64 },
+    #[error("instrument {instrument} out of range: the job has {instruments} instruments")]
+    InstrumentOutOfRange { instrument: usize, instruments: usize },
     #[error("exercise date {date} out of range: the instrument has {dates} dates")]
     DateOutOfRange { date: usize, dates: usize },
     #[error("coefficient vector has {got} entries, the basis has {expected}")]

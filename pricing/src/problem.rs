@@ -63,7 +63,7 @@ impl Problem {
             .instruments
             .get(index)
             .cloned()
-            .ok_or(Error::DateOutOfRange { date: index, dates: job.instruments.len() })?;
+            .ok_or(Error::InstrumentOutOfRange { instrument: index, instruments: job.instruments.len() })?;
         Ok(Problem::for_instrument(instrument, index as u32, job.settings))
     }
 
