@@ -89,40 +89,54 @@ async fn poll(
             continue;
         }
         count += 1;
-        let object = ObjectRef { bucket: bucket.to_string(), key: key.clone(), etag: String::new(), size: None };
-        match client.as_deref_mut() {
-            None => {
-                let outcome = pathgrid_trigger::handle_object(store, &object, None, config, None).await?;
-                tracing::info!(?outcome, "handled");
-            }
-            Some(client) => {
-                let input = format!("s3://{bucket}/{key}");
-                let bytes = store.get(&key, config.max_input_bytes).await?;
-                let parsed = String::from_utf8(bytes)
-                    .map_err(|_| "input is not UTF-8 text".to_string())
-                    .and_then(|t| parse_input(&names, &t).map_err(|e| e.to_string()));
-                let file = match parsed {
-                    Ok(f) => f,
-                    Err(reason) => {
-                        // The trigger's own handler writes the detailed report.
-                        let outcome = pathgrid_trigger::handle_object(store, &object, None, config, None).await?;
-                        tracing::info!(%reason, ?outcome, "rejected");
-                        continue;
-                    }
-                };
-                let job_id = client.submit(&file.spec).await?;
-                tracing::info!(%key, %job_id, "submitted to the coordinator");
-                match client.wait(&job_id, |_| {}).await {
-                    Ok(result) => {
-                        store.put(&file.result_key, file.render(&result)?).await?;
-                        tracing::info!(%key, result = %file.result_key, "priced");
-                    }
-                    Err(e) => write_error_report(store, &names.error_key, &input, &e.to_string()).await?,
-                }
-            }
+        if let Err(e) = handle_key(store, bucket, config, client.as_deref_mut(), &key, &names).await {
+            // Storage or coordinator trouble, not bad input: try this key again next poll.
+            tracing::warn!(%key, error = %format!("{e:#}"), "will retry");
+            tried.remove(&key);
         }
     }
     Ok(count)
+}
+
+/// Prices one input: here (the trigger's own handler) or on the coordinator.
+async fn handle_key(
+    store: &S3Store,
+    bucket: &str,
+    config: &TriggerConfig,
+    client: Option<&mut Client>,
+    key: &str,
+    names: &Names,
+) -> anyhow::Result<()> {
+    let object = ObjectRef { bucket: bucket.to_string(), key: key.to_string(), etag: String::new(), size: None };
+    let Some(client) = client else {
+        let outcome = pathgrid_trigger::handle_object(store, &object, None, config, None).await?;
+        tracing::info!(?outcome, "handled");
+        return Ok(());
+    };
+    let bytes = store.get(key, config.max_input_bytes).await;
+    let parsed = match bytes {
+        Ok(b) => String::from_utf8(b).ok().and_then(|t| parse_input(names, &t).ok()),
+        Err(_) => None,
+    };
+    let Some(file) = parsed else {
+        // Bad (or oversized) input: the trigger's own handler writes the detailed report.
+        let outcome = pathgrid_trigger::handle_object(store, &object, None, config, None).await?;
+        tracing::info!(?outcome, "rejected");
+        return Ok(());
+    };
+    let job_id = client.submit(&file.spec).await?;
+    tracing::info!(%key, %job_id, "submitted to the coordinator");
+    match client.wait(&job_id, |_| {}).await {
+        Ok(result) => {
+            store.put(&file.result_key, file.render(&result)?).await?;
+            tracing::info!(%key, result = %file.result_key, "priced");
+        }
+        Err(pathgrid_coordinator::Error::JobFailed { message, .. }) => {
+            write_error_report(store, &names.error_key, &format!("s3://{bucket}/{key}"), &message).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
 }
 
 #[derive(Debug, Args)]
