@@ -122,10 +122,20 @@ impl Problem {
 
     /// The European basis term (undiscounted value over strike), computed exactly.
     fn european_term_exact(&self, k: usize, spot: f64) -> f64 {
-        let Some((call, strike)) = self.european else { return 0.0 };
+        match (self.european_at(k, spot), self.european) {
+            (Some(v), Some((_, strike))) => v / strike,
+            _ => 0.0,
+        }
+    }
+
+    /// Black–Scholes value at date `k` (in date-`k` money) of the European option with the
+    /// instrument's maturity; `None` without a closed form.
+    #[inline]
+    fn european_at(&self, k: usize, spot: f64) -> Option<f64> {
+        let (call, strike) = self.european?;
         let m = &self.instrument.model;
         let tau = self.instrument.maturity() - self.instrument.dates[k];
-        black_scholes::price(call, spot, strike, m.rate, m.dividend[0], m.vol[0], tau) / strike
+        Some(black_scholes::price(call, spot, strike, m.rate, m.dividend[0], m.vol[0], tau))
     }
 
     /// Whether the European value of the remaining option has a closed form here.
@@ -137,10 +147,7 @@ impl Problem {
     /// maturity, discounted to time 0; `None` without a closed form.
     #[inline]
     pub fn european_value(&self, k: usize, spot: f64) -> Option<f64> {
-        let (call, strike) = self.european?;
-        let m = &self.instrument.model;
-        let tau = self.instrument.maturity() - self.instrument.dates[k];
-        Some(self.discount[k] * black_scholes::price(call, spot, strike, m.rate, m.dividend[0], m.vol[0], tau))
+        Some(self.discount[k] * self.european_at(k, spot)?)
     }
 
     /// The exercise rule: exercise when the discounted payoff `now` beats the estimated
