@@ -346,6 +346,10 @@ fi
 if need_cmd batch "MNP rehearsal (pathgrid batch on 3 containers)"; then
   export PATHGRID_MNP_SPEC="$work/ls2001-put.json" PATHGRID_MNP_KEY=mnp-rehearsal.json
   [ -s "$work/host-ls.json" ] || "$pg" run "$work/ls2001-put.json" --json --quiet >"$work/host-ls.json" 2>/dev/null
+  # The rehearsal pins its own subnet (fixed node addresses, as on Batch); the main stack's
+  # network comes from Docker's address pools and may have been given an overlapping range.
+  # The main stack's checks are done, so take it down first.
+  dc down -v --remove-orphans >/dev/null 2>&1 || true
   dcm down -v --remove-orphans >/dev/null 2>&1 || true
   t=$(now)
   if dcm up -d >"$work/mnp-up.log" 2>&1; then
