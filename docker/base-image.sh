@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the offline base image `pathgrid-base:bookworm` without pulling anything:
-# debootstrap a minimal Debian bookworm (with the OpenBLAS runtime, CA certificates and curl)
+# debootstrap a minimal Debian bookworm (with CA certificates and curl)
 # into a folder and `docker import` it.
 #
 #   docker/base-image.sh            # build unless the tag exists (cache by tag)
@@ -18,7 +18,7 @@ set -euo pipefail
 
 tag="${PATHGRID_BASE_TAG:-pathgrid-base:bookworm}"
 suite=bookworm
-include="libopenblas0-pthread,ca-certificates,curl"
+include="ca-certificates,curl"
 cache="${PATHGRID_CACHE:-$HOME/.cache/pathgrid}"
 force=0
 [ "${1:-}" = "--force" ] && force=1

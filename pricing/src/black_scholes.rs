@@ -8,7 +8,7 @@ pub fn norm_cdf(x: f64) -> f64 {
     let c = if xabs > 37.0 {
         0.0
     } else {
-        let e = (-xabs * xabs / 2.0).exp();
+        let e = libm::exp(-xabs * xabs / 2.0);
         if xabs < 7.071_067_811_865_47 {
             let mut b = 3.526_249_659_989_11e-2 * xabs + 0.700_383_064_443_688;
             b = b * xabs + 6.373_962_203_531_65;
@@ -41,16 +41,16 @@ pub fn norm_cdf(x: f64) -> f64 {
 /// dividend yield `q`, time to expiry `t` in years. At `t = 0` it is the payoff.
 pub fn price(call: bool, spot: f64, strike: f64, rate: f64, q: f64, vol: f64, t: f64) -> f64 {
     if t <= 0.0 || vol <= 0.0 {
-        let fwd = spot * ((rate - q) * t.max(0.0)).exp();
-        let df = (-rate * t.max(0.0)).exp();
+        let fwd = spot * libm::exp((rate - q) * t.max(0.0));
+        let df = libm::exp(-rate * t.max(0.0));
         let intrinsic = if call { fwd - strike } else { strike - fwd };
         return df * intrinsic.max(0.0);
     }
     let sqrt_t = t.sqrt();
-    let d1 = ((spot / strike).ln() + (rate - q + 0.5 * vol * vol) * t) / (vol * sqrt_t);
+    let d1 = (libm::log(spot / strike) + (rate - q + 0.5 * vol * vol) * t) / (vol * sqrt_t);
     let d2 = d1 - vol * sqrt_t;
-    let df_q = (-q * t).exp();
-    let df_r = (-rate * t).exp();
+    let df_q = libm::exp(-q * t);
+    let df_r = libm::exp(-rate * t);
     if call {
         spot * df_q * norm_cdf(d1) - strike * df_r * norm_cdf(d2)
     } else {

@@ -19,6 +19,7 @@ pub mod black_scholes;
 pub mod error;
 pub mod fastmath;
 pub mod job;
+pub mod linalg;
 pub mod model;
 pub mod paths;
 pub mod payoff;

@@ -65,7 +65,7 @@ impl<'p> PathStepper<'p> {
             let (up, down) = s.split_at_mut(half.min(n));
             if antithetic {
                 // exp(μ − σz) = e^{2μ} / exp(μ + σz): one exponential per antithetic pair.
-                let e2mu = (2.0 * mu).exp();
+                let e2mu = libm::exp(2.0 * mu);
                 for ((x, y), &w) in up.iter_mut().zip(down.iter_mut()).zip(zs) {
                     let g = fastmath::exp(mu + sig * w);
                     *x *= g;

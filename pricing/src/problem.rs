@@ -46,7 +46,7 @@ struct EuropeanTable {
 impl EuropeanTable {
     #[inline]
     fn value(&self, k: usize, spot: f64) -> Option<f64> {
-        let x = (spot.ln() - self.x0) * self.inv_h;
+        let x = (libm::log(spot) - self.x0) * self.inv_h;
         if !(x >= 0.0 && x < (TABLE_POINTS - 1) as f64) {
             return None;
         }
@@ -91,7 +91,7 @@ impl Problem {
             }
             prev = t;
         }
-        let discount = instrument.dates.iter().map(|t| (-m.rate * t).exp()).collect();
+        let discount = instrument.dates.iter().map(|t| libm::exp(-m.rate * t)).collect();
         let european = if instrument.style == Style::European || d != 1 { None } else { instrument.payoff.vanilla() };
         let mut problem = Problem {
             instrument,
@@ -182,11 +182,11 @@ impl Problem {
         let sd = m.vol[0] * t.sqrt();
         let drift = (m.rate - m.dividend[0]).abs() * t;
         let half_width = (8.0 * sd + drift).max(1e-3);
-        let x0 = m.spot[0].ln() - half_width;
+        let x0 = libm::log(m.spot[0]) - half_width;
         let h = 2.0 * half_width / (TABLE_POINTS - 1) as f64;
         let mut values = Vec::with_capacity(self.dates() * TABLE_POINTS);
         for k in 0..self.dates() {
-            values.extend((0..TABLE_POINTS).map(|j| self.european_term_exact(k, (x0 + h * j as f64).exp())));
+            values.extend((0..TABLE_POINTS).map(|j| self.european_term_exact(k, libm::exp(x0 + h * j as f64))));
         }
         EuropeanTable { x0, inv_h: 1.0 / h, values }
     }

@@ -4,8 +4,7 @@
 //! the number of paths: this is what travels from nodes to the coordinator.
 
 use crate::error::Error;
-use ndarray::{Array1, Array2};
-use ndarray_linalg::{Eigh, SolveH, UPLO};
+use crate::linalg::SymMatrix;
 use serde::{Deserialize, Serialize};
 
 /// Sufficient statistics of one least-squares problem. `ata` is the upper triangle of
@@ -62,59 +61,27 @@ impl RegressionStats {
 
     /// Regression coefficients, or `None` when there is nothing to regress on
     /// (no in-the-money path): the exercise rule then never exercises at that date.
+    ///
+    /// The solve is [`crate::linalg`]'s fixed-order one, so β has the same bits on every CPU.
     pub fn solve(&self) -> Option<Vec<f64>> {
         let n = self.dim;
         if self.count == 0 || n == 0 {
             return None;
         }
-        let mut m = Array2::<f64>::zeros((n, n));
-        let mut idx = 0;
-        for i in 0..n {
-            for j in i..n {
-                m[(i, j)] = self.ata[idx];
-                m[(j, i)] = self.ata[idx];
-                idx += 1;
-            }
-        }
-        if m.iter().any(|x| !x.is_finite()) || self.aty.iter().any(|x| !x.is_finite()) {
+        if self.ata.iter().chain(&self.aty).any(|x| !x.is_finite()) {
             return None;
         }
-        let b = Array1::from(self.aty.clone());
+        let m = SymMatrix::from_packed_upper(n, &self.ata)?;
         // A tiny ridge keeps the Cholesky solve stable when a basis column is nearly
         // redundant; it changes well-posed solutions far below Monte Carlo noise.
-        let scale = (0..n).map(|i| m[(i, i)]).fold(0.0_f64, f64::max);
-        let mut ridged = m.clone();
-        for i in 0..n {
-            ridged[(i, i)] += 1e-12 * scale.max(f64::MIN_POSITIVE);
-        }
+        let ridge = 1e-12 * m.max_diagonal().max(f64::MIN_POSITIVE);
         if (self.count as usize) >= n
-            && let Ok(x) = ridged.solveh(&b)
-            && x.iter().all(|v| v.is_finite())
+            && let Some(x) = m.with_ridge(ridge).cholesky_solve(&self.aty)
         {
-            return Some(x.to_vec());
+            return Some(x);
         }
-        pseudo_inverse_solve(&m, &b)
+        m.pseudo_inverse_solve(&self.aty, 1e-12)
     }
-}
-
-/// Minimum-norm solution through the eigen-decomposition, dropping directions whose
-/// eigenvalue is negligible: the graceful fallback for singular normal equations.
-fn pseudo_inverse_solve(m: &Array2<f64>, b: &Array1<f64>) -> Option<Vec<f64>> {
-    let (values, vectors) = m.eigh(UPLO::Upper).ok()?;
-    let max = values.iter().copied().fold(0.0_f64, f64::max);
-    if max <= 0.0 {
-        return None;
-    }
-    let n = b.len();
-    let mut x = Array1::<f64>::zeros(n);
-    for (k, &lambda) in values.iter().enumerate() {
-        if lambda > max * 1e-12 {
-            let v = vectors.column(k);
-            let coef = v.dot(b) / lambda;
-            x.scaled_add(coef, &v);
-        }
-    }
-    x.iter().all(|v| v.is_finite()).then(|| x.to_vec())
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ impl StreamRng {
             let v = 2.0 * self.next_f64() - 1.0;
             let s = u * u + v * v;
             if s > 0.0 && s < 1.0 {
-                let f = (-2.0 * s.ln() / s).sqrt();
+                let f = (-2.0 * libm::log(s) / s).sqrt();
                 return (u * f, v * f);
             }
         }

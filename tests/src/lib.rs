@@ -5,9 +5,10 @@ use pathgrid_pricing::{InstrumentResult, Job, JobSpec};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-/// The shared reference values (published prices) beside the project.
+/// Published reference prices, vendored in `tests/reference/published_values.json` (each
+/// table names its source).
 pub fn published_values() -> Value {
-    let path = workspace_root().join("../shared/reference/published_values.json");
+    let path = workspace_root().join("tests/reference/published_values.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON in {}: {e}", path.display()))
 }

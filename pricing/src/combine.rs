@@ -1,0 +1,149 @@
+//! From the legs of an option (see [`crate::plan`]) to its answer: a price and an interval
+//! that holds the true value of the option as specified.
+//!
+//! The legs share their random streams, so their differences are estimated far more
+//! precisely than their levels. The covariance between legs is not in the merged sums;
+//! it is estimated from the per-batch estimates (batch means, with a Student-t quantile
+//! for the number of batches). With too few batches for that, the standard error of a
+//! combination falls back to the sum of the legs' (a bound whatever the correlation).
+
+use crate::error::Error;
+use crate::job::{Job, Style};
+use crate::plan::Output;
+use crate::result::{Accuracy, InstrumentResult, LegResult};
+
+/// Fewest pricing batches for a batch-means standard error of a combination.
+pub const MIN_BATCHES_FOR_COVARIANCE: usize = 8;
+
+/// How much of the Richardson correction is allowed for on each side: the correction
+/// assumes first-order convergence in the date spacing; half of it covers orders from
+/// about 0.8 to 1.6.
+pub const EXTRAPOLATION_ALLOWANCE: f64 = 0.5;
+
+/// The estimated remaining policy bias is allowed for this many times over (upward only):
+/// the estimate assumes the bias falls as one over the training paths, and the coarse leg's
+/// own bias enters the extrapolation too.
+pub const POLICY_ALLOWANCE: f64 = 2.0;
+
+/// Combines the leg results of every output of `job`, in output order.
+pub fn combine(job: &Job, legs: &[LegResult]) -> Result<Vec<InstrumentResult>, Error> {
+    job.outputs.iter().map(|o| combine_output(job, o, legs)).collect()
+}
+
+fn leg<'a>(legs: &'a [LegResult], i: usize) -> Result<&'a LegResult, Error> {
+    legs.get(i).ok_or(Error::InstrumentOutOfRange { instrument: i, instruments: legs.len() })
+}
+
+/// A linear combination of legs, `Σ cᵢ · legᵢ`, with its standard error.
+fn linear(parts: &[(f64, &LegResult)]) -> (f64, f64) {
+    let value: f64 = parts.iter().map(|(c, l)| c * l.result.price).sum();
+    let bound: f64 = parts.iter().map(|(c, l)| c.abs() * l.result.std_error).sum();
+    let batches = parts[0].1.batches.len();
+    let aligned = parts.iter().all(|(_, l)| l.batches.len() == batches)
+        && (0..batches).all(|b| parts.iter().all(|(_, l)| l.batches[b].0 == parts[0].1.batches[b].0));
+    if !aligned || batches < MIN_BATCHES_FOR_COVARIANCE {
+        return (value, bound);
+    }
+    let total: f64 = parts[0].1.batches.iter().map(|&(n, _)| n as f64).sum();
+    let per_batch: Vec<(f64, f64)> = (0..batches)
+        .map(|b| {
+            let w = parts[0].1.batches[b].0 as f64 / total;
+            (w, parts.iter().map(|(c, l)| c * l.batches[b].1).sum::<f64>())
+        })
+        .collect();
+    let mean: f64 = per_batch.iter().map(|(w, a)| w * a).sum();
+    let b = batches as f64;
+    let var: f64 = per_batch.iter().map(|(w, a)| w * w * (a - mean) * (a - mean)).sum::<f64>() * b / (b - 1.0);
+    (value, var.sqrt() * t_over_z(batches - 1))
+}
+
+/// Ratio of Student's t 97.5% quantile with `dof` degrees of freedom to the normal one, so
+/// that `1.96 × se × t_over_z` is a 95% half-width when `se` was estimated from few batches.
+fn t_over_z(dof: usize) -> f64 {
+    let z: f64 = 1.959_963_984_540_054;
+    let v = dof.max(1) as f64;
+    // Cornish–Fisher expansion of the t quantile (Abramowitz & Stegun 26.7.5); within 0.3% for dof ≥ 5.
+    let t = z
+        + (z.powi(3) + z) / (4.0 * v)
+        + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * v * v)
+        + (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z) / (384.0 * v * v * v);
+    t / z
+}
+
+fn combine_output(job: &Job, o: &Output, legs: &[LegResult]) -> Result<InstrumentResult, Error> {
+    const Z: f64 = 1.959_963_984_540_054;
+    let main = leg(legs, o.main)?;
+    let mut r = main.result.clone();
+    r.id = o.id.clone();
+    let coarse = o.coarse.map(|i| leg(legs, i)).transpose()?;
+    let half = o.half.map(|i| leg(legs, i)).transpose()?;
+    if coarse.is_none() && half.is_none() {
+        return Ok(r);
+    }
+
+    // Point estimate: Richardson over the dates for American options, the main leg otherwise.
+    let (price, price_se) = match coarse {
+        Some(c) => linear(&[(2.0, main), (-1.0, c)]),
+        None => (main.result.price, main.result.std_error),
+    };
+    let (gap, gap_se) = match coarse {
+        Some(c) => linear(&[(1.0, main), (-1.0, c)]),
+        None => (0.0, 0.0),
+    };
+    let (policy, policy_se) = match half {
+        Some(h) => linear(&[(1.0, main), (-1.0, h)]),
+        None => (0.0, 0.0),
+    };
+    let extrapolation = EXTRAPOLATION_ALLOWANCE * (gap.abs() + Z * gap_se);
+    let policy_allowance = POLICY_ALLOWANCE * (policy.max(0.0) + Z * policy_se);
+    let mut low = price - Z * price_se - extrapolation;
+    let high = price + Z * price_se + extrapolation + policy_allowance;
+
+    let inst = &job.instruments[o.main];
+    let mut price = price;
+    let mut std_error = price_se;
+    if o.style == Style::American {
+        // Exercising today is also a choice of the holder: the value is at least the payoff now.
+        let today = inst.payoff.value(&inst.model.spot);
+        low = low.max(today);
+        if today > price {
+            price = today;
+            std_error = 0.0;
+        }
+    }
+    r.price = price;
+    r.std_error = std_error;
+    r.ci95 = [low, high.max(price)];
+    r.early_exercise_premium = price - r.european_price;
+    r.accuracy = Some(Accuracy {
+        method: method(job, o),
+        exercise_dates: inst.dates.len() as u64,
+        bermudan_price: main.result.price,
+        bermudan_std_error: main.result.std_error,
+        extrapolation: coarse.map(|_| gap),
+        policy_bias: half.map(|_| policy),
+    });
+    Ok(r)
+}
+
+fn method(job: &Job, o: &Output) -> String {
+    let main = &job.instruments[o.main];
+    let training = |i: usize| job.instruments[i].training_paths.unwrap_or(job.settings.training_paths);
+    let mut parts = Vec::new();
+    if let Some(c) = o.coarse {
+        parts.push(format!(
+            "continuous exercise by Richardson extrapolation from {} and {} exercise dates",
+            main.dates.len(),
+            job.instruments[c].dates.len()
+        ));
+    }
+    if let Some(h) = o.half {
+        parts.push(format!(
+            "exercise-policy bias estimated from {} against {} training paths",
+            training(o.main),
+            training(h)
+        ));
+    }
+    parts.push("common random numbers; see docs/ACCURACY.md".into());
+    parts.join("; ")
+}
