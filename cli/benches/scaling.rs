@@ -25,8 +25,7 @@ fn main() {
     let big = if quick { put(200_000, 100_000, 8192, 50) } else { put(2_000_000, 1_000_000, 8192, 50) };
     let steps = big.validate().unwrap().path_steps();
     let seq = Instant::now();
-    let problem = Problem::all(&big.validate().unwrap()).remove(0);
-    let reference = pathgrid_pricing::price_instrument_sequential(&problem).unwrap();
+    let reference = pathgrid_pricing::price_job_sequential(&big.validate().unwrap()).unwrap().remove(0);
     let t = seq.elapsed().as_secs_f64();
     println!("sequential reference (no cluster): {t:.3} s, {:.0} M path-steps/s", steps as f64 / t / 1e6);
     let mut secs = Vec::new();

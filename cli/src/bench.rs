@@ -7,7 +7,9 @@
 //! - `csv`: a workshop-format CSV portfolio (a generated 100-option one unless `--csv`), each
 //!   option against a finite-difference value computed by the QuantLib script (none without
 //!   QuantLib);
-//! - `european`: the same put with European exercise against Black–Scholes.
+//! - `european`: the same put with European exercise against Black–Scholes;
+//! - `accuracy`: interval coverage, errors and widths on the reference sets
+//!   ([`crate::bench_accuracy`]).
 //!
 //! pathgrid runs in process through [`local_runner::run_job`] (one thread unless `--threads`).
 //! QuantLib runs through `bench/quantlib_bench.py` (compiled into the binary) in a venv under
@@ -64,6 +66,8 @@ pub enum Case {
     Ls2001,
     Csv,
     European,
+    /// Interval coverage and errors on the reference sets (`crate::bench_accuracy`).
+    Accuracy,
 }
 
 impl Case {
@@ -72,6 +76,7 @@ impl Case {
             Case::Ls2001 => "ls2001",
             Case::Csv => "csv",
             Case::European => "european",
+            Case::Accuracy => "accuracy",
         }
     }
 }
@@ -322,6 +327,14 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             Case::Ls2001 => bench_single(&args, false, quantlib.as_ref(), &mut report.quantlib_version)?,
             Case::European => bench_single(&args, true, quantlib.as_ref(), &mut report.quantlib_version)?,
             Case::Csv => bench_csv(&args, &csv_path, quantlib.as_ref(), &mut report.quantlib_version)?,
+            Case::Accuracy => {
+                let version = &mut report.quantlib_version;
+                let dir = &work.0;
+                let mut ql = quantlib
+                    .as_ref()
+                    .map(|(python, script)| move |csv: &str| quantlib_workshop(python, script, dir, csv, version));
+                crate::bench_accuracy::bench(args.paths, args.threads, ql.as_mut().map(|f| f as &mut QuantlibWorkshop))?
+            }
         };
         report.cases.push(case_report);
     }
@@ -545,7 +558,7 @@ fn bench_csv(
     let portfolio = workshop_csv::parse(&text, &name, &settings)
         .map_err(|e| Failure::Invalid(format!("{}: {e}", csv_path.display())))?;
     let job = portfolio.spec.validate().map_err(|e| Failure::Invalid(format!("{}: {e}", csv_path.display())))?;
-    let n = job.instruments.len();
+    let n = job.outputs.len();
     let pg = run_pathgrid(&job, args.threads, &format!("{n}-option CSV"))?;
 
     let ql = match quantlib {
@@ -555,10 +568,15 @@ fn bench_csv(
                 "csv".into(),
                 "--csv".into(),
                 csv_path.display().to_string(),
+                // pathgrid's dates: 50 a year and at least 32 when the engine picks them.
                 "--steps-per-year".into(),
-                settings.steps_per_year.to_string(),
+                if settings.steps_per_year == 0 { "50".into() } else { settings.steps_per_year.to_string() },
                 "--min-steps".into(),
-                settings.min_steps.to_string(),
+                if settings.steps_per_year == 0 {
+                    pathgrid_pricing::plan::MIN_AMERICAN_DATES.to_string()
+                } else {
+                    settings.min_steps.to_string()
+                },
             ];
             let ql = run_quantlib(python, script, &script_args, "csv")?;
             if ql.options.len() != n {
@@ -786,6 +804,34 @@ fn quantlib_version(python: &Path) -> Option<String> {
         .ok()?;
     let v = String::from_utf8(out.stdout).ok()?.trim().to_string();
     (out.status.success() && !v.is_empty()).then_some(v)
+}
+
+/// Prices a workshop CSV with QuantLib's MC: per option (NPV, errorEstimate), and seconds.
+pub type QuantlibWorkshop<'a> = dyn FnMut(&str) -> Result<(Vec<(f64, f64)>, f64), Failure> + 'a;
+
+/// QuantLib's MC at the workshop's settings on a workshop CSV (no FD): per option
+/// (NPV, errorEstimate), and the seconds they took.
+fn quantlib_workshop(
+    python: &Path,
+    script: &Path,
+    dir: &Path,
+    csv: &str,
+    version: &mut Option<String>,
+) -> Result<(Vec<(f64, f64)>, f64), Failure> {
+    let path = dir.join("accuracy-workshop.csv");
+    std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))?;
+    let args = vec![
+        "--case".to_string(),
+        "csv".into(),
+        "--csv".into(),
+        path.display().to_string(),
+        "--fd-grid".into(),
+        "0".into(),
+    ];
+    let ql = run_quantlib(python, script, &args, "workshop set (accuracy)")?;
+    *version = Some(ql.quantlib_version.clone());
+    let seconds = ql.options.iter().map(|o| o.seconds).sum();
+    Ok((ql.options.iter().map(|o| (o.price, o.std_error.unwrap_or(0.0))).collect(), seconds))
 }
 
 fn run_quantlib(python: &Path, script: &Path, script_args: &[String], what: &str) -> anyhow::Result<QlOutput> {

@@ -6,8 +6,8 @@
 //! in batch-index order, so results do not depend on the thread count.
 
 use pathgrid_pricing::{
-    Coefficients, Error, ExercisePolicy, InstrumentResult, Job, Phase, PricingStats, Problem, RegressionStats,
-    TrainingBatch, finish, price_batch,
+    Coefficients, Error, ExercisePolicy, InstrumentResult, Job, LegResult, Phase, Problem, RegressionStats,
+    TrainingBatch, combine, finish, price_batch,
 };
 
 /// Applies `f` to every item on up to `threads` threads, each taking a contiguous run;
@@ -25,16 +25,14 @@ fn parallel_map<T: Send, R: Send>(items: &mut [T], threads: usize, f: impl Fn(&m
     })
 }
 
-/// Prices every instrument of `job`; `progress` is told each finished batch.
+/// Prices every option of `job` (all legs, then their combination); `progress` is told
+/// each finished batch.
 pub fn run_job(job: &Job, threads: usize, progress: &(dyn Fn(u64) + Sync)) -> Result<Vec<InstrumentResult>, Error> {
-    Problem::all(job).iter().map(|p| run_instrument(p, threads, progress)).collect()
+    let legs = Problem::all(job).iter().map(|p| run_leg(p, threads, progress)).collect::<Result<Vec<_>, _>>()?;
+    combine(job, &legs)
 }
 
-fn run_instrument(
-    problem: &Problem,
-    threads: usize,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<InstrumentResult, Error> {
+fn run_leg(problem: &Problem, threads: usize, progress: &(dyn Fn(u64) + Sync)) -> Result<LegResult, Error> {
     let mut ids: Vec<u64> = (0..problem.batches(Phase::Training)).collect();
     let mut batches = parallel_map(&mut ids, threads, |&mut b| {
         let r = TrainingBatch::simulate(problem, b);
@@ -71,9 +69,6 @@ fn run_instrument(
         progress(1);
         r
     });
-    let mut stats = PricingStats::default();
-    for s in sums {
-        stats.merge(&s?);
-    }
+    let stats = sums.into_iter().collect::<Result<Vec<_>, _>>()?;
     finish(problem, &policy, &stats)
 }

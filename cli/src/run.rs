@@ -23,7 +23,8 @@ pub struct RunArgs {
     /// Pricing paths per instrument (overrides the spec; CSV default 20000).
     #[arg(long)]
     pub paths: Option<u64>,
-    /// Exercise dates per year for CSV rows (default 50).
+    /// Exercise dates per year for CSV rows (at least 10 per option). Without it the engine
+    /// picks the dates and extrapolates to continuous exercise (American options).
     #[arg(long)]
     pub steps: Option<u64>,
     /// Random seed (overrides the spec; CSV default 42).

@@ -5,7 +5,7 @@
 //! store can sit next to the local-directory one.
 
 use crate::error::Error;
-use pathgrid_pricing::{Coefficients, InstrumentResult, JobResult, JobSpec, JobStatus, PricingStats};
+use pathgrid_pricing::{Coefficients, JobResult, JobSpec, JobStatus, LegResult, PricingStats};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use std::pin::Pin;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Format version of [`Checkpoint`].
-pub const CHECKPOINT_VERSION: u32 = 1;
+pub const CHECKPOINT_VERSION: u32 = 2;
 
 /// Everything needed to resume a job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,7 +41,7 @@ pub struct InstrumentCheckpoint {
     #[serde(default)]
     pub pricing: Vec<(u64, PricingStats)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<InstrumentResult>,
+    pub result: Option<LegResult>,
 }
 
 /// Where checkpoints live.

@@ -11,8 +11,8 @@ use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, CheckpointStore, Instrum
 use crate::protocol::{JobContext, Round, TaskOutput, TaskSpec, Work};
 use crate::scheduler::SchedulerHandle;
 use pathgrid_pricing::{
-    Coefficients, ExercisePolicy, InstrumentResult, JobResult, JobStats, JobStatus, Phase as PassPhase, PricingStats,
-    RegressionStats, finish,
+    Coefficients, ExercisePolicy, JobResult, JobStats, JobStatus, LegResult, Phase as PassPhase, PricingStats,
+    RegressionStats, combine, finish,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -84,7 +84,7 @@ enum InstState {
     Waiting,
     Training { date: usize, stats: Vec<Option<RegressionStats>>, got: u64 },
     Pricing { policy: Arc<ExercisePolicy>, stats: Vec<Option<PricingStats>>, got: u64 },
-    Done(InstrumentResult),
+    Done(Box<LegResult>),
 }
 
 struct Inst {
@@ -143,7 +143,7 @@ pub(crate) fn spawn(p: JobParams) -> (mpsc::Sender<JobMsg>, watch::Receiver<Prog
                 inst.solved = c.solved.clone();
                 inst.restored_pricing = c.pricing.clone();
                 if let Some(r) = &c.result {
-                    inst.state = InstState::Done(r.clone());
+                    inst.state = InstState::Done(Box::new(r.clone()));
                 }
             }
         }
@@ -433,12 +433,9 @@ impl JobActor {
         else {
             return;
         };
-        let mut merged = PricingStats::default();
-        for s in stats.iter().flatten() {
-            merged.merge(s);
-        }
-        match finish(&self.ctx.problems[i], &policy, &merged) {
-            Ok(r) => self.insts[i].state = InstState::Done(r),
+        let batches: Vec<PricingStats> = stats.iter().flatten().copied().collect();
+        match finish(&self.ctx.problems[i], &policy, &batches) {
+            Ok(r) => self.insts[i].state = InstState::Done(Box::new(r)),
             Err(e) => return self.fail(format!("instrument {i}: {e}")),
         }
         self.active = self.active.saturating_sub(1);
@@ -449,15 +446,19 @@ impl JobActor {
         if self.phase.is_terminal() {
             return;
         }
-        let results: Option<Vec<InstrumentResult>> = self
+        let legs: Option<Vec<LegResult>> = self
             .insts
             .iter()
             .map(|inst| match &inst.state {
-                InstState::Done(r) => Some(r.clone()),
+                InstState::Done(r) => Some(r.as_ref().clone()),
                 _ => None,
             })
             .collect();
-        if let Some(results) = results {
+        if let Some(legs) = legs {
+            let results = match combine(&self.ctx.job, &legs) {
+                Ok(r) => r,
+                Err(e) => return self.fail(format!("combining the legs: {e}")),
+            };
             self.phase = JobPhase::Done;
             self.result = Some(self.job_result(JobStatus::Succeeded, results));
         } else if !self.insts.iter().any(|i| matches!(i.state, InstState::Training { .. })) {
@@ -469,7 +470,7 @@ impl JobActor {
         self.previous_elapsed + self.started.elapsed().as_secs_f64()
     }
 
-    fn job_result(&self, status: JobStatus, results: Vec<InstrumentResult>) -> JobResult {
+    fn job_result(&self, status: JobStatus, results: Vec<pathgrid_pricing::InstrumentResult>) -> JobResult {
         let s = &self.ctx.job.settings;
         let batches =
             self.ctx.problems.iter().map(|p| p.batches(PassPhase::Training) + p.batches(PassPhase::Pricing)).sum();
@@ -553,7 +554,7 @@ impl JobActor {
                         _ => inst.restored_pricing.clone(),
                     },
                     result: match &inst.state {
-                        InstState::Done(r) => Some(r.clone()),
+                        InstState::Done(r) => Some(r.as_ref().clone()),
                         _ => None,
                     },
                 })

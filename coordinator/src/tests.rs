@@ -6,26 +6,28 @@ use crate::cluster::Cluster;
 use crate::config::CoordinatorConfig;
 use crate::job::{JobPhase, Progress};
 use crate::virtual_node::{self, Behaviour, VirtualNodeOptions, VirtualNodeReport};
-use pathgrid_pricing::{InstrumentResult, JobSpec, Phase, Problem, parse_spec, price_instrument_sequential};
+use pathgrid_pricing::{InstrumentResult, JobSpec, Phase, Problem, parse_spec, price_job_sequential};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// A one-leg job (a Bermudan put: its bound is the dual, no extra legs), so that task
+/// counts below are those of one instrument.
 fn spec(name: &str, paths: u64, batch: u64, steps: u32, seed: u64) -> JobSpec {
     parse_spec(&format!(
         r#"{{ "name": "{name}", "seed": {seed}, "paths": {paths}, "training_paths": {paths}, "batch_size": {batch},
         "instruments": [ {{ "id": "put",
           "model": {{ "type": "gbm", "spot": 36.0, "vol": 0.2, "rate": 0.06 }},
           "payoff": {{ "type": "put", "strike": 40.0 }},
-          "exercise": {{ "style": "american", "maturity": 1.0, "steps": {steps} }} }} ] }}"#
+          "exercise": {{ "style": "bermudan", "maturity": 1.0, "steps": {steps} }} }} ] }}"#
     ))
     .unwrap()
 }
 
 fn reference(spec: &JobSpec) -> Vec<InstrumentResult> {
     let job = spec.validate().unwrap();
-    Problem::all(&job).iter().map(|p| price_instrument_sequential(p).unwrap()).collect()
+    price_job_sequential(&job).unwrap()
 }
 
 /// Total batch results a job needs: R rounds of training batches plus pricing batches.

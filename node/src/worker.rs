@@ -293,7 +293,7 @@ mod tests {
 
     /// Drives a worker like the coordinator does (β_{k+1} only with each round), with a
     /// memory budget of `budget` bytes; returns the result and the number of rebuilds.
-    fn drive(budget: usize) -> (pathgrid_pricing::InstrumentResult, u64, pathgrid_pricing::InstrumentResult) {
+    fn drive(budget: usize) -> (pathgrid_pricing::LegResult, u64, pathgrid_pricing::LegResult) {
         let spec = parse_spec(
             r#"{ "name": "w", "seed": 5, "paths": 4000, "batch_size": 500, "instruments": [
               { "id": "p", "model": { "type": "gbm", "spot": 36, "vol": 0.2, "rate": 0.06 },
@@ -334,7 +334,7 @@ mod tests {
             solved[date] = merged.solve();
         }
         let policy = ExercisePolicy { coefficients: solved };
-        let mut stats = PricingStats::default();
+        let mut stats: Vec<PricingStats> = Vec::new();
         for b in 0..problem.batches(Phase::Pricing) {
             id += 1;
             let task = v1::Task {
@@ -347,7 +347,7 @@ mod tests {
                 })),
             };
             let Ok(v1::task_result::Stats::Pricing(s)) = w.prepare(&task).unwrap()().result else { panic!("no stats") };
-            stats.merge(&convert::pricing_from_proto(&s, "s").unwrap());
+            stats.push(convert::pricing_from_proto(&s, "s").unwrap());
         }
         (finish(&problem, &policy, &stats).unwrap(), w.rebuilds, price_instrument_sequential(&problem).unwrap())
     }

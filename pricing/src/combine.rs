@@ -10,7 +10,7 @@
 use crate::error::Error;
 use crate::job::{Job, Style};
 use crate::plan::Output;
-use crate::result::{Accuracy, InstrumentResult, LegResult};
+use crate::result::{Accuracy, Estimate, InstrumentResult, LegResult};
 
 /// Fewest pricing batches for a batch-means standard error of a combination.
 pub const MIN_BATCHES_FOR_COVARIANCE: usize = 8;
@@ -30,7 +30,7 @@ pub fn combine(job: &Job, legs: &[LegResult]) -> Result<Vec<InstrumentResult>, E
     job.outputs.iter().map(|o| combine_output(job, o, legs)).collect()
 }
 
-fn leg<'a>(legs: &'a [LegResult], i: usize) -> Result<&'a LegResult, Error> {
+fn leg(legs: &[LegResult], i: usize) -> Result<&LegResult, Error> {
     legs.get(i).ok_or(Error::InstrumentOutOfRange { instrument: i, instruments: legs.len() })
 }
 
@@ -77,27 +77,31 @@ fn combine_output(job: &Job, o: &Output, legs: &[LegResult]) -> Result<Instrumen
     r.id = o.id.clone();
     let coarse = o.coarse.map(|i| leg(legs, i)).transpose()?;
     let half = o.half.map(|i| leg(legs, i)).transpose()?;
-    if coarse.is_none() && half.is_none() {
+    if coarse.is_none() && half.is_none() && main.upper.is_none() {
         return Ok(r);
     }
+    let lower = Estimate { value: main.result.price, std_error: main.result.std_error };
 
     // Point estimate: Richardson over the dates for American options, the main leg otherwise.
     let (price, price_se) = match coarse {
         Some(c) => linear(&[(2.0, main), (-1.0, c)]),
-        None => (main.result.price, main.result.std_error),
+        None => (lower.value, lower.std_error),
     };
     let (gap, gap_se) = match coarse {
         Some(c) => linear(&[(1.0, main), (-1.0, c)]),
         None => (0.0, 0.0),
     };
-    let (policy, policy_se) = match half {
-        Some(h) => linear(&[(1.0, main), (-1.0, h)]),
-        None => (0.0, 0.0),
-    };
     let extrapolation = EXTRAPOLATION_ALLOWANCE * (gap.abs() + Z * gap_se);
-    let policy_allowance = POLICY_ALLOWANCE * (policy.max(0.0) + Z * policy_se);
     let mut low = price - Z * price_se - extrapolation;
-    let high = price + Z * price_se + extrapolation + policy_allowance;
+    let (high, policy) = match (main.upper, half) {
+        // The dual bound holds the Bermudan value from above; move it by the same correction.
+        (Some(u), _) => (u.value + gap + Z * (u.std_error + gap_se) + extrapolation, u.value - lower.value),
+        (None, Some(h)) => {
+            let (p, p_se) = linear(&[(1.0, main), (-1.0, h)]);
+            (price + Z * price_se + extrapolation + POLICY_ALLOWANCE * (p.max(0.0) + Z * p_se), p)
+        }
+        (None, None) => (price + Z * price_se + extrapolation, 0.0),
+    };
 
     let inst = &job.instruments[o.main];
     let mut price = price;
@@ -113,20 +117,20 @@ fn combine_output(job: &Job, o: &Output, legs: &[LegResult]) -> Result<Instrumen
     }
     r.price = price;
     r.std_error = std_error;
-    r.ci95 = [low, high.max(price)];
+    r.ci95 = [low.min(price), high.max(price)];
     r.early_exercise_premium = price - r.european_price;
+    r.lower_bound = Some(lower);
+    r.upper_bound = main.upper;
     r.accuracy = Some(Accuracy {
-        method: method(job, o),
+        method: method(job, o, main.upper.is_some()),
         exercise_dates: inst.dates.len() as u64,
-        bermudan_price: main.result.price,
-        bermudan_std_error: main.result.std_error,
         extrapolation: coarse.map(|_| gap),
-        policy_bias: half.map(|_| policy),
+        policy_bias: (main.upper.is_some() || half.is_some()).then_some(policy),
     });
     Ok(r)
 }
 
-fn method(job: &Job, o: &Output) -> String {
+fn method(job: &Job, o: &Output, dual: bool) -> String {
     let main = &job.instruments[o.main];
     let training = |i: usize| job.instruments[i].training_paths.unwrap_or(job.settings.training_paths);
     let mut parts = Vec::new();
@@ -143,6 +147,9 @@ fn method(job: &Job, o: &Output) -> String {
             training(o.main),
             training(h)
         ));
+    }
+    if dual {
+        parts.push("dual upper bound from the learnt value function (non-nested)".into());
     }
     parts.push("common random numbers; see docs/ACCURACY.md".into());
     parts.join("; ")

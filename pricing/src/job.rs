@@ -3,6 +3,7 @@
 use crate::basis::Basis;
 use crate::model::Gbm;
 use crate::payoff::Payoff;
+use crate::plan::Output;
 use serde::{Deserialize, Serialize};
 
 /// Simulation settings shared by all instruments of a job.
@@ -34,11 +35,34 @@ pub struct Instrument {
     /// Exercise dates in years, strictly increasing, the last one is the maturity.
     pub dates: Vec<f64>,
     pub basis: Basis,
+    /// Position of the user's instrument in the job: the key of its random streams, shared by
+    /// all legs of one option so that they see the same paths (see [`crate::plan`]).
+    pub stream: u32,
+    /// Simulation steps per exercise interval (equal sub-steps): 2 on a coarse leg, whose
+    /// paths pass through the dates of the main leg it skips.
+    pub substeps: u32,
+    /// Training paths of this leg when not the job's setting.
+    pub training_paths: Option<u64>,
+    /// The user asked for a call; this is the put it equals ([`crate::symmetry`]).
+    pub by_symmetry: bool,
 }
 
 impl Instrument {
     pub fn maturity(&self) -> f64 {
         self.dates.last().copied().unwrap_or(0.0)
+    }
+
+    /// Today's Black–Scholes price of the European option with this payoff and maturity,
+    /// where it has a closed form (a one-asset put or call). The one place that decides it.
+    pub fn closed_form_european(&self) -> Option<f64> {
+        let m = &self.model;
+        let (call, strike) = self.payoff.vanilla().filter(|_| m.assets() == 1)?;
+        Some(crate::black_scholes::price(call, m.spot[0], strike, m.rate, m.dividend[0], m.vol[0], self.maturity()))
+    }
+
+    /// Simulation steps of one path.
+    pub fn path_steps(&self) -> u64 {
+        self.dates.len() as u64 * u64::from(self.substeps.max(1))
     }
 }
 
@@ -46,7 +70,10 @@ impl Instrument {
 pub struct Job {
     pub name: String,
     pub settings: Settings,
+    /// What the engine runs: the legs of every option, in order ([`crate::plan`]).
     pub instruments: Vec<Instrument>,
+    /// What the user asked for: one per spec instrument, in spec order, naming its legs.
+    pub outputs: Vec<Output>,
 }
 
 impl Job {
@@ -55,7 +82,7 @@ impl Job {
         let s = &self.settings;
         self.instruments
             .iter()
-            .map(|i| (s.paths + s.training_paths).saturating_mul(i.dates.len() as u64))
+            .map(|i| (s.paths + i.training_paths.unwrap_or(s.training_paths)).saturating_mul(i.path_steps()))
             .fold(0u64, u64::saturating_add)
     }
 }

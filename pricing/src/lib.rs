@@ -8,14 +8,17 @@
 //! 2. for each regression date `k` from the last to the first:
 //!    [`TrainingBatch::regression_stats`] per batch → [`RegressionStats::merge`] in batch
 //!    order → [`RegressionStats::solve`] → [`TrainingBatch::apply_exercise`] on every batch;
-//! 3. [`price_batch`] per pricing batch → [`PricingStats::merge`] in batch order →
-//!    [`finish`].
+//! 3. [`price_batch`] per pricing batch → [`finish`] over the batch sums in batch order;
+//! 4. once every leg of the job is finished, [`combine`] turns the legs of each option
+//!    ([`plan`]) into its price and interval.
 //!
 //! Because every batch draws from its own stream and merges happen in batch order,
 //! results are bit-identical however batches are spread over threads or machines.
 
 pub mod basis;
 pub mod black_scholes;
+pub mod combine;
+pub mod dual;
 pub mod error;
 pub mod fastmath;
 pub mod job;
@@ -23,30 +26,34 @@ pub mod linalg;
 pub mod model;
 pub mod paths;
 pub mod payoff;
+pub mod plan;
 pub mod pricing_pass;
 pub mod problem;
 pub mod regression;
 pub mod result;
 pub mod rng;
 pub mod spec;
+pub mod symmetry;
 pub mod training;
 pub mod validate;
 pub mod workshop_csv;
 
+pub use combine::combine;
 pub use error::{Error, SpecErrors, SpecIssue};
 pub use job::{Instrument, Job, Settings, Style};
+pub use plan::{LegKind, Output};
 pub use pricing_pass::{ExercisePolicy, PricingStats, price_batch};
 pub use problem::Problem;
 pub use regression::RegressionStats;
-pub use result::{InstrumentResult, JobResult, JobStats, JobStatus, finish};
+pub use result::{Accuracy, Estimate, InstrumentResult, JobResult, JobStats, JobStatus, LegResult, finish};
 pub use rng::Phase;
 pub use spec::JobSpec;
 pub use training::{Coefficients, TrainingBatch};
 pub use validate::{parse_job, parse_spec};
 
-/// Runs a whole instrument sequentially through the batch API: the reference the
-/// parallel and distributed runners must reproduce bit for bit.
-pub fn price_instrument_sequential(problem: &Problem) -> Result<InstrumentResult, Error> {
+/// Runs one leg sequentially through the batch API: the reference the parallel and
+/// distributed runners must reproduce bit for bit.
+pub fn price_instrument_sequential(problem: &Problem) -> Result<LegResult, Error> {
     let mut batches = (0..problem.batches(Phase::Training))
         .map(|b| TrainingBatch::simulate(problem, b))
         .collect::<Result<Vec<_>, _>>()?;
@@ -63,9 +70,14 @@ pub fn price_instrument_sequential(problem: &Problem) -> Result<InstrumentResult
         coefficients[k] = beta;
     }
     let policy = ExercisePolicy { coefficients };
-    let mut stats = PricingStats::default();
-    for b in 0..problem.batches(Phase::Pricing) {
-        stats.merge(&price_batch(problem, b, &policy)?);
-    }
+    let stats = (0..problem.batches(Phase::Pricing))
+        .map(|b| price_batch(problem, b, &policy))
+        .collect::<Result<Vec<_>, _>>()?;
     finish(problem, &policy, &stats)
+}
+
+/// Prices a whole job sequentially: every leg, then their combination per option.
+pub fn price_job_sequential(job: &Job) -> Result<Vec<InstrumentResult>, Error> {
+    let legs = Problem::all(job).iter().map(price_instrument_sequential).collect::<Result<Vec<_>, _>>()?;
+    combine(job, &legs)
 }

@@ -69,7 +69,7 @@ impl SymMatrix {
             for k in 0..j {
                 diag -= l[j * n + k] * l[j * n + k];
             }
-            if !(diag > 0.0) || !diag.is_finite() {
+            if diag.is_nan() || diag <= 0.0 || !diag.is_finite() {
                 return None;
             }
             let ljj = diag.sqrt();
@@ -174,7 +174,7 @@ impl SymMatrix {
         }
         let (values, vectors) = self.jacobi_eigen();
         let max = values.iter().copied().fold(0.0_f64, f64::max);
-        if !(max > 0.0) || !max.is_finite() {
+        if max.is_nan() || max <= 0.0 || !max.is_finite() {
             return None;
         }
         let mut x = vec![0.0; n];

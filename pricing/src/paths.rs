@@ -13,7 +13,8 @@ pub struct PathStepper<'p> {
     problem: &'p Problem,
     rng: StreamRng,
     n: usize,
-    date: usize,
+    /// Simulation steps taken so far.
+    steps_taken: usize,
     state: Vec<f64>,
     normals: Vec<f64>,
 }
@@ -26,17 +27,25 @@ impl<'p> PathStepper<'p> {
         for &s0 in &model.spot {
             state.extend(std::iter::repeat_n(s0, n));
         }
-        let rng = StreamRng::for_batch(problem.settings.seed, problem.index, phase, batch);
+        let rng = StreamRng::for_batch(problem.settings.seed, problem.instrument.stream, phase, batch);
         let half = if problem.settings.antithetic { n.div_ceil(2) } else { n };
-        PathStepper { problem, rng, n, date: 0, state, normals: vec![0.0; d * half] }
+        PathStepper { problem, rng, n, steps_taken: 0, state, normals: vec![0.0; d * half] }
     }
 
     pub fn paths(&self) -> usize {
         self.n
     }
 
-    /// Simulates the next date and returns the asset values there (`[a * n + i]`).
+    /// Simulates up to the next exercise date and returns the asset values there (`[a * n + i]`).
     pub fn advance(&mut self) -> &[f64] {
+        for _ in 0..self.problem.instrument.substeps.max(1) {
+            self.step();
+        }
+        &self.state
+    }
+
+    /// One simulation step: normals from the stream, correlated, then the exact GBM step.
+    fn step(&mut self) {
         let p = self.problem;
         let d = p.instrument.model.assets();
         let n = self.n;
@@ -56,7 +65,7 @@ impl<'p> PathStepper<'p> {
                 }
             }
         }
-        let k = self.date;
+        let k = self.steps_taken;
         for a in 0..d {
             let mu = p.drift[k * d + a];
             let sig = p.step_vol[k * d + a];
@@ -77,7 +86,6 @@ impl<'p> PathStepper<'p> {
                 }
             }
         }
-        self.date += 1;
-        &self.state
+        self.steps_taken += 1;
     }
 }

@@ -10,9 +10,10 @@
 //! - `coarse` (American only): every other date of `main`. A Bermudan price converges to the
 //!   American one at first order in the date spacing, so `main − coarse` estimates the value
 //!   still missing from `main` (Richardson extrapolation);
-//! - `half` (American and Bermudan): `main` with half the training paths. The policy's low
-//!   bias falls roughly as one over the training paths, so `main − half` estimates what is
-//!   left of it in `main`.
+//! - `half` (American and Bermudan, several assets or exotic payoffs): `main` with half the
+//!   training paths. The policy's low bias falls roughly as one over the training paths, so
+//!   `main − half` estimates what is left of it in `main`. One-asset puts and calls instead
+//!   carry a dual upper bound ([`crate::dual`]), which measures it directly.
 //!
 //! Each leg is an ordinary instrument for the runners (local threads or the cluster); only
 //! [`crate::combine`] knows how their results make one answer. See docs/ACCURACY.md.
@@ -84,13 +85,17 @@ pub fn expand(instruments: Vec<Instrument>, training_paths: u64) -> (Vec<Instrum
         let style = inst.style;
         let main = Instrument { stream, ..inst };
         let early_exercise = style != Style::European && main.dates.len() > 1;
-        let coarse = (style == Style::American && main.dates.len() >= 2 && main.dates.len() % 2 == 0).then(|| {
-            // Dates 2, 4, … of the main leg, each reached in two simulation steps through the
-            // date in between, so both legs see the same Brownian paths.
-            let dates = main.dates.iter().skip(1).step_by(2).copied().collect();
-            Instrument { id: format!("{id}{}", LegKind::Coarse.suffix()), dates, substeps: 2, ..main.clone() }
-        });
-        let half = (early_exercise && half_training < training_paths).then(|| Instrument {
+        let coarse =
+            (style == Style::American && main.dates.len() >= 2 && main.dates.len().is_multiple_of(2)).then(|| {
+                // Dates 2, 4, … of the main leg, each reached in two simulation steps through the
+                // date in between, so both legs see the same Brownian paths.
+                let dates = main.dates.iter().skip(1).step_by(2).copied().collect();
+                Instrument { id: format!("{id}{}", LegKind::Coarse.suffix()), dates, substeps: 2, ..main.clone() }
+            });
+        // A one-asset put or call gets a dual upper bound instead (crate::dual), which
+        // measures the policy's bias directly.
+        let dual = main.model.assets() == 1 && main.payoff.vanilla().is_some();
+        let half = (early_exercise && !dual && half_training < training_paths).then(|| Instrument {
             id: format!("{id}{}", LegKind::Half.suffix()),
             training_paths: Some(half_training),
             ..main.clone()

@@ -1,5 +1,6 @@
 //! Pricing pass: fresh paths, the learnt exercise rule, mergeable sums.
 
+use crate::dual::{DUAL_PATHS, DualPath, DualTables};
 use crate::error::Error;
 use crate::paths::PathStepper;
 use crate::problem::Problem;
@@ -24,6 +25,13 @@ pub struct PricingStats {
     pub sum_xy: f64,
     pub sum_e: f64,
     pub sum_ee: f64,
+    /// Samples and sums of the dual upper bound ([`crate::dual`]), where it is computed.
+    #[serde(default)]
+    pub dual_samples: u64,
+    #[serde(default)]
+    pub sum_u: f64,
+    #[serde(default)]
+    pub sum_uu: f64,
 }
 
 impl PricingStats {
@@ -37,6 +45,15 @@ impl PricingStats {
         self.sum_xy += o.sum_xy;
         self.sum_e += o.sum_e;
         self.sum_ee += o.sum_ee;
+        self.dual_samples += o.dual_samples;
+        self.sum_u += o.sum_u;
+        self.sum_uu += o.sum_uu;
+    }
+
+    fn add_dual(&mut self, u: f64) {
+        self.dual_samples += 1;
+        self.sum_u += u;
+        self.sum_uu += u * u;
     }
 
     fn add(&mut self, y: f64, x: f64, e: f64) {
@@ -89,10 +106,30 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
     let mut pay = vec![0.0; n];
     let mut row = vec![0.0; basis.len()];
     let mut s = vec![0.0; d];
+    // The dual bound on the first paths of batch 0 (pairs with their antithetic partners).
+    let dual = if batch == 0 { DualTables::new(problem, policy) } else { None };
+    let half = if problem.settings.antithetic { n / 2 } else { n };
+    let dual_paths: Vec<usize> = match &dual {
+        Some(_) if problem.settings.antithetic => {
+            let k = half.min(DUAL_PATHS / 2);
+            (0..k).chain(half..half + k).collect()
+        }
+        Some(_) => (0..n.min(DUAL_PATHS)).collect(),
+        None => Vec::new(),
+    };
+    let mut dual_state: Vec<DualPath> = match &dual {
+        Some(t) => vec![DualPath::start(t, inst.model.spot[0]); dual_paths.len()],
+        None => Vec::new(),
+    };
     for k in 0..m {
         let values = stepper.advance();
         payoffs(problem, values, n, &mut pay);
         let df = problem.discount[k];
+        if let Some(t) = &dual {
+            for (state, &i) in dual_state.iter_mut().zip(&dual_paths) {
+                state.step(t, k, values[i], df * pay[i], k + 1 == m);
+            }
+        }
         if k + 1 == m {
             for i in 0..n {
                 let v = df * pay[i];
@@ -124,12 +161,18 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
     }
     let mut stats = PricingStats::default();
     if problem.settings.antithetic {
-        let half = n / 2;
+        let pairs = dual_state.len() / 2;
+        for i in 0..pairs {
+            stats.add_dual(0.5 * (dual_state[i].bound() + dual_state[i + pairs].bound()));
+        }
         for i in 0..half {
             let j = i + half;
             stats.add(0.5 * (y[i] + y[j]), 0.5 * (x[i] + x[j]), 0.5 * (e[i] + e[j]));
         }
     } else {
+        for d in &dual_state {
+            stats.add_dual(d.bound());
+        }
         for i in 0..n {
             stats.add(y[i], x[i], e[i]);
         }

@@ -9,11 +9,11 @@ use crate::rng::Phase;
 #[derive(Debug, Clone)]
 pub struct Problem {
     pub instrument: Instrument,
-    /// Position of the instrument in its job: part of every stream key.
+    /// Position of the leg in its job (the streams are keyed by `instrument.stream`).
     pub index: u32,
     pub settings: Settings,
-    /// Per date k and asset a (index k * assets + a): log-drift and log-vol of the step
-    /// from the previous date to date k.
+    /// Per simulation step j and asset a (index j * assets + a): log-drift and log-vol of
+    /// the step. There are `substeps` equal steps from one exercise date to the next.
     pub(crate) drift: Vec<f64>,
     pub(crate) step_vol: Vec<f64>,
     /// Discount factor e^{-r t_k} per date.
@@ -77,17 +77,23 @@ impl Problem {
     }
 
     pub fn for_instrument(instrument: Instrument, index: u32, settings: Settings) -> Problem {
+        let settings =
+            Settings { training_paths: instrument.training_paths.unwrap_or(settings.training_paths), ..settings };
         let m = &instrument.model;
         let d = m.assets();
-        let mut drift = Vec::with_capacity(instrument.dates.len() * d);
-        let mut step_vol = Vec::with_capacity(instrument.dates.len() * d);
+        let sub = instrument.substeps.max(1);
+        let steps = instrument.path_steps() as usize;
+        let mut drift = Vec::with_capacity(steps * d);
+        let mut step_vol = Vec::with_capacity(steps * d);
         let mut prev = 0.0;
         for &t in &instrument.dates {
-            let dt = t - prev;
-            for a in 0..d {
-                let v = m.vol[a];
-                drift.push((m.rate - m.dividend[a] - 0.5 * v * v) * dt);
-                step_vol.push(v * dt.sqrt());
+            let dt = (t - prev) / f64::from(sub);
+            for _ in 0..sub {
+                for a in 0..d {
+                    let v = m.vol[a];
+                    drift.push((m.rate - m.dividend[a] - 0.5 * v * v) * dt);
+                    step_vol.push(v * dt.sqrt());
+                }
             }
             prev = t;
         }

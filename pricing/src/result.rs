@@ -1,6 +1,5 @@
 //! Results: the JSON users read, and the reduction from merged sums to a price.
 
-use crate::black_scholes;
 use crate::error::Error;
 use crate::job::Style;
 use crate::pricing_pass::{ExercisePolicy, PricingStats};
@@ -19,6 +18,39 @@ pub struct InstrumentResult {
     /// (time, spot) below which a put (above which a call) is exercised; one asset only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exercise_boundary: Option<Vec<[f64; 2]>>,
+    /// Bounds on the Bermudan value on the exercise dates (`accuracy.exercise_dates`): the
+    /// low-biased estimate, and the dual upper bound where it is computed (one-asset puts
+    /// and calls). The true Bermudan value lies between them, up to Monte Carlo error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_bound: Option<Estimate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper_bound: Option<Estimate>,
+    /// How the bias was estimated and allowed for in `ci95`; absent for European options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<Accuracy>,
+}
+
+/// A Monte Carlo estimate and its standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub value: f64,
+    pub std_error: f64,
+}
+
+/// What stands behind an early-exercise price and its interval (docs/ACCURACY.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Accuracy {
+    /// In words: which legs were run and what they estimate.
+    pub method: String,
+    /// Exercise dates of the main leg.
+    pub exercise_dates: u64,
+    /// American: the Richardson correction added to the Bermudan estimate (main − coarse leg).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extrapolation: Option<f64>,
+    /// The estimated exercise-policy bias left in the price: upper minus lower bound, or
+    /// (without a dual bound) main minus half-training leg. `ci95` allows for it above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_bias: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,13 +85,29 @@ pub struct JobResult {
     pub error: Option<String>,
 }
 
-/// Turns the merged pricing sums of an instrument into its result.
-pub fn finish(problem: &Problem, policy: &ExercisePolicy, stats: &PricingStats) -> Result<InstrumentResult, Error> {
+/// The result of one leg ([`crate::plan`]) with what [`crate::combine`] needs beyond it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LegResult {
+    /// The leg's own estimate on its dates, under its policy: no bias allowance.
+    pub result: InstrumentResult,
+    /// Per pricing batch, in batch order: (samples, control-variate-adjusted mean, with the
+    /// leg's overall control coefficient). Their weighted mean is `result.price`.
+    pub batches: Vec<(u64, f64)>,
+    /// The dual upper bound of the leg on its dates, where computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper: Option<Estimate>,
+}
+
+/// Turns the pricing sums of a leg's batches (in batch order) into its result.
+pub fn finish(problem: &Problem, policy: &ExercisePolicy, batches: &[PricingStats]) -> Result<LegResult, Error> {
+    let mut stats = PricingStats::default();
+    for b in batches {
+        stats.merge(b);
+    }
     if stats.samples == 0 {
         return Err(Error::NoSamples);
     }
     let inst = &problem.instrument;
-    let m = &inst.model;
     let n = stats.samples as f64;
     let mean_y = stats.sum_y / n;
     let mean_x = stats.sum_x / n;
@@ -68,29 +116,27 @@ pub fn finish(problem: &Problem, policy: &ExercisePolicy, stats: &PricingStats) 
     let var_x = ((stats.sum_xx - n * mean_x * mean_x) / dof).max(0.0);
     let cov = (stats.sum_xy - n * mean_x * mean_y) / dof;
 
-    let closed_form =
-        inst.payoff.vanilla().filter(|_| m.assets() == 1).map(|(call, k)| {
-            black_scholes::price(call, m.spot[0], k, m.rate, m.dividend[0], m.vol[0], inst.maturity())
-        });
-    let (mut price, mut variance) = match closed_form {
+    let closed_form = inst.closed_form_european();
+    let (control, price, variance) = match closed_form {
         Some(mu) if problem.has_european_closed_form() && var_x > 0.0 => {
             let b = cov / var_x;
-            (mean_y - b * (mean_x - mu), (var_y - cov * cov / var_x).max(0.0))
+            (Some((b, mu)), mean_y - b * (mean_x - mu), (var_y - cov * cov / var_x).max(0.0))
         }
-        _ => (mean_y, var_y),
+        _ => (None, mean_y, var_y),
     };
+    let per_batch = batches
+        .iter()
+        .filter(|b| b.samples > 0)
+        .map(|b| {
+            let k = b.samples as f64;
+            let (y, x) = (b.sum_y / k, b.sum_x / k);
+            (b.samples, control.map_or(y, |(c, mu)| y - c * (x - mu)))
+        })
+        .collect();
     let mean_e = stats.sum_e / n;
     let european_price = closed_form.unwrap_or(mean_e);
-    if inst.style == Style::American {
-        // Exercising today is also a choice of the holder.
-        let today = inst.payoff.value(&m.spot);
-        if today > price {
-            price = today;
-            variance = 0.0;
-        }
-    }
     let std_error = (variance / n).sqrt();
-    Ok(InstrumentResult {
+    let result = InstrumentResult {
         id: inst.id.clone(),
         price,
         std_error,
@@ -98,7 +144,17 @@ pub fn finish(problem: &Problem, policy: &ExercisePolicy, stats: &PricingStats) 
         european_price,
         early_exercise_premium: price - european_price,
         exercise_boundary: exercise_boundary(problem, policy),
-    })
+        lower_bound: None,
+        upper_bound: None,
+        accuracy: None,
+    };
+    let upper = (stats.dual_samples >= 2).then(|| {
+        let k = stats.dual_samples as f64;
+        let mean = stats.sum_u / k;
+        let var = ((stats.sum_uu - k * mean * mean) / (k - 1.0)).max(0.0);
+        Estimate { value: mean, std_error: (var / k).sqrt() }
+    });
+    Ok(LegResult { result, batches: per_batch, upper })
 }
 
 /// For a single-asset vanilla, the spot level per date where exercising and continuing
@@ -135,5 +191,12 @@ fn exercise_boundary(problem: &Problem, policy: &ExercisePolicy) -> Option<Vec<[
         out.push([inst.dates[k], inside]);
     }
     out.push([inst.maturity(), strike]);
+    if inst.by_symmetry {
+        // The put's boundary is the user's call's, mirrored (crate::symmetry).
+        let put_spot = inst.model.spot[0];
+        for p in &mut out {
+            p[1] = crate::symmetry::boundary_to_call(p[1], put_spot, strike);
+        }
+    }
     Some(out)
 }

@@ -1,4 +1,4 @@
-//! The job spec: the JSON contract users write (see DESIGN.md, "The job spec").
+//! The job spec: the JSON contract users write (README, "Job spec"; docs/ARCHITECTURE.md).
 //!
 //! These types mirror the JSON exactly and carry no invariants; [`crate::validate`]
 //! turns a [`JobSpec`] into a [`crate::Job`] whose fields are known to be sane.
@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count::de")]
     pub seed: u64,
+    #[serde(deserialize_with = "count::de")]
     pub paths: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "count::de_opt")]
     pub training_paths: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "count::de_opt")]
     pub batch_size: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub antithetic: Option<bool>,
@@ -144,8 +145,60 @@ pub enum ExerciseStyle {
 pub struct ExerciseSpec {
     pub style: ExerciseStyle,
     pub maturity: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Equally spaced exercise dates. Optional for `american` (the engine picks them).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "count::de_opt")]
     pub steps: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dates: Option<Vec<f64>>,
+}
+
+/// Counts in the spec: whole numbers, also when written as integral floats (`50.0`), which
+/// scripts produce. Anything else is an error that names the value.
+mod count {
+    use serde::de::{self, Deserializer, Visitor};
+    use std::fmt;
+
+    struct Count;
+
+    impl Visitor<'_> for Count {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a non-negative whole number")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom(format!("expected a non-negative whole number, got {v}")))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+            // 2^64 is exactly representable; anything at or beyond it does not fit.
+            if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 18_446_744_073_709_551_616.0 {
+                Ok(v as u64)
+            } else {
+                Err(E::custom(format!("expected a non-negative whole number, got {v}")))
+            }
+        }
+    }
+
+    pub fn de<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(Count)
+    }
+
+    struct Wrapped(u64);
+
+    impl<'de> serde::Deserialize<'de> for Wrapped {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            de(d).map(Wrapped)
+        }
+    }
+
+    /// An optional count: absent or `null` is `None`.
+    pub fn de_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        <Option<Wrapped> as serde::Deserialize>::deserialize(d).map(|o| o.map(|w| w.0))
+    }
 }

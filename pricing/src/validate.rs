@@ -8,6 +8,7 @@ use crate::error::{SpecErrors, SpecIssue};
 use crate::job::{Instrument, Job, Settings, Style};
 use crate::model::{Gbm, correlation_factor};
 use crate::payoff::Payoff;
+use crate::plan;
 use crate::spec::{BasisKind, BasisSpec, ExerciseStyle, InstrumentSpec, JobSpec, ModelSpec, PayoffSpec, Scalars};
 
 /// Upper bound on paths × dates × assets over a job: beyond this a job is a typo, not a plan.
@@ -78,11 +79,13 @@ impl JobSpec {
                 v.push(format!("{path}.id"), format!("duplicate id {:?}", spec.id));
             }
             if let Some(inst) = v.instrument(&path, spec, self.basis) {
-                work += (settings.paths as f64 + settings.training_paths as f64)
-                    * inst.dates.len() as f64
-                    * inst.model.assets() as f64;
                 instruments.push(inst);
             }
+        }
+        let (instruments, outputs) = plan::expand(instruments, settings.training_paths);
+        for inst in &instruments {
+            let training = inst.training_paths.unwrap_or(settings.training_paths);
+            work += (settings.paths as f64 + training as f64) * inst.path_steps() as f64 * inst.model.assets() as f64;
         }
         if work > MAX_WORK {
             v.push(
@@ -90,7 +93,7 @@ impl JobSpec {
                 format!("job too large: {work:.3e} path-steps × assets exceeds the limit of {MAX_WORK:.0e}"),
             );
         }
-        v.finish(Job { name: name.to_string(), settings, instruments })
+        v.finish(Job { name: name.to_string(), settings, instruments, outputs })
     }
 }
 
@@ -152,6 +155,16 @@ impl Validator {
         let assets = model.as_ref().map_or(1, Gbm::assets);
         let payoff = self.payoff(&format!("{path}.payoff"), &spec.payoff, assets);
         let (style, dates) = self.exercise(path, spec)?;
+        // Early-exercise calls are priced as the put they equal (see crate::symmetry).
+        let symmetric = match (&model, &payoff) {
+            (Some(m), Some(p)) if style != Style::European => crate::symmetry::call_as_put(m, p),
+            _ => None,
+        };
+        let by_symmetry = symmetric.is_some();
+        let (model, payoff) = match symmetric {
+            Some((m, p)) => (Some(m), Some(p)),
+            None => (model, payoff),
+        };
         let strike = payoff.as_ref().map_or(1.0, Payoff::strike);
         let order_statistic = matches!(payoff, Some(Payoff::MaxCall { .. } | Payoff::MinPut { .. }));
         // A one-asset put or call with early exercise regresses on its European value too.
@@ -162,7 +175,18 @@ impl Validator {
         if self.issues.len() > before {
             return None;
         }
-        Some(Instrument { id: spec.id.clone(), model, payoff, style, dates, basis })
+        Some(Instrument {
+            id: spec.id.clone(),
+            model,
+            payoff,
+            style,
+            dates,
+            basis,
+            stream: 0,
+            substeps: 1,
+            training_paths: None,
+            by_symmetry,
+        })
     }
 
     fn model(&mut self, path: &str, spec: &ModelSpec) -> Option<Gbm> {
@@ -254,7 +278,14 @@ impl Validator {
             return None;
         }
         let steps = |v: &mut Validator| -> Option<Vec<f64>> {
-            match ex.steps {
+            let requested = match (ex.steps, &ex.style) {
+                // American means continuous exercise: the engine picks the dates (and
+                // extrapolates over their number, see crate::plan); `steps` is a hint.
+                (None, ExerciseStyle::American) => Some(plan::default_american_dates(t)),
+                (Some(n), ExerciseStyle::American) if n > 0 && n <= MAX_DATES => Some(plan::even(n).min(MAX_DATES)),
+                (other, _) => other,
+            };
+            match requested {
                 None => {
                     v.push(format!("{path}.steps"), "required: the number of equally spaced exercise dates");
                     None
@@ -275,7 +306,7 @@ impl Validator {
                 if ex.dates.is_some() {
                     self.push(
                         format!("{path}.dates"),
-                        "american exercise takes `steps`; use style bermudan for explicit dates",
+                        "american exercise is continuous (`steps` optionally sets the grid); use style bermudan for explicit dates",
                     );
                     return None;
                 }

@@ -1,5 +1,5 @@
 //! The workshop CSV: the portfolio format of the AWS workshop this project grew from
-//! (see DESIGN.md, "Workshop CSV").
+//! (README, "Workshop CSV"; docs/ARCHITECTURE.md).
 //!
 //! ```text
 //! id,todaysDate,settlementDate,optionType,underlying,strike,riskFreeRate,volatility,maturityDate
@@ -52,10 +52,11 @@ pub const MAX_ISSUES: usize = 100;
 pub struct CsvSettings {
     pub paths: u64,
     pub training_paths: Option<u64>,
-    /// Exercise dates per year of maturity (rounded up per option).
+    /// Exercise dates per year of maturity (rounded up per option). 0, the default, lets the
+    /// engine pick the dates of these American options (continuous exercise, see
+    /// `crate::plan`); otherwise each option gets `max(min_steps, ceil(T × steps_per_year))`.
     pub steps_per_year: u64,
-    /// Fewest exercise dates per option. With `steps_per_year = 0` every option gets exactly
-    /// `min_steps` dates.
+    /// Fewest exercise dates per option when `steps_per_year` is set.
     pub min_steps: u64,
     pub seed: u64,
     pub batch_size: Option<u64>,
@@ -66,7 +67,7 @@ impl Default for CsvSettings {
         CsvSettings {
             paths: 20_000,
             training_paths: None,
-            steps_per_year: 50,
+            steps_per_year: 0,
             min_steps: 10,
             seed: 42,
             batch_size: None,
@@ -76,14 +77,18 @@ impl Default for CsvSettings {
 
 impl CsvSettings {
     /// Exercise dates for an option of `days` (Actual/365) to maturity:
-    /// `max(min_steps, ceil(days / 365 × steps_per_year))`, capped at [`MAX_STEPS`].
+    /// `max(min_steps, ceil(days / 365 × steps_per_year))`, capped at [`MAX_STEPS`]; `None`
+    /// (the engine's choice) when `steps_per_year` is 0.
     /// Computed in integers, so a whole number of years gives exactly `years × steps_per_year`.
-    pub fn steps_for_days(&self, days: i64) -> u64 {
+    pub fn steps_for_days(&self, days: i64) -> Option<u64> {
+        if self.steps_per_year == 0 {
+            return None;
+        }
         let days = u128::try_from(days.max(0)).unwrap_or(0);
         let per_year = u128::from(self.steps_per_year);
         let from_rate = (days * per_year).div_ceil(365);
-        let steps = from_rate.max(u128::from(self.min_steps)).min(u128::from(MAX_STEPS));
-        u64::try_from(steps).unwrap_or(MAX_STEPS)
+        let steps = from_rate.max(u128::from(self.min_steps.max(1))).min(u128::from(MAX_STEPS));
+        Some(u64::try_from(steps).unwrap_or(MAX_STEPS))
     }
 }
 
@@ -100,8 +105,7 @@ pub struct CsvPortfolio {
 
 /// Parses a workshop CSV into a validated portfolio named `name`.
 ///
-/// Exercise steps per option are `max(min_steps, ceil(T × steps_per_year))`, capped at
-/// 100 000. The resulting spec is validated ([`JobSpec::validate`]) and its problems are
+/// Exercise dates per option follow [`CsvSettings::steps_for_days`]. The resulting spec is validated ([`JobSpec::validate`]) and its problems are
 /// reported against rows and columns where they belong to one.
 pub fn parse(text: &str, name: &str, settings: &CsvSettings) -> Result<CsvPortfolio, SpecErrors> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -127,12 +131,6 @@ pub fn parse(text: &str, name: &str, settings: &CsvSettings) -> Result<CsvPortfo
     }
 
     let mut issues = Issues::default();
-    if settings.steps_per_year == 0 && settings.min_steps == 0 {
-        issues.push(
-            "steps",
-            "steps per year and minimum steps are both 0: every option needs at least one exercise date",
-        );
-    }
 
     let mut instruments = Vec::with_capacity(rows.len());
     // Data row number (1-based) of each instrument in `instruments`.
@@ -169,8 +167,8 @@ pub fn parse(text: &str, name: &str, settings: &CsvSettings) -> Result<CsvPortfo
     Ok(CsvPortfolio { header: header.to_string(), rows: rows.iter().map(|r| r.to_string()).collect(), spec })
 }
 
-/// The same CSV with `,price,std_error` appended to the header and to every row, in input
-/// order, numbers with six decimals. `results` must be the portfolio's results in row order.
+/// The same CSV with `,price,std_error,ci95_low,ci95_high` appended to the header and to
+/// every row, in input order, numbers with six decimals. `results` must be the portfolio's results in row order.
 pub fn write_results(portfolio: &CsvPortfolio, results: &[InstrumentResult]) -> Result<String, Error> {
     let rows = portfolio.rows.len();
     if results.len() != rows || portfolio.spec.instruments.len() != rows {
@@ -184,7 +182,7 @@ pub fn write_results(portfolio: &CsvPortfolio, results: &[InstrumentResult]) -> 
         portfolio.header.len() + 20 + rows * 32 + portfolio.rows.iter().map(String::len).sum::<usize>(),
     );
     out.push_str(&portfolio.header);
-    out.push_str(",price,std_error\n");
+    out.push_str(",price,std_error,ci95_low,ci95_high\n");
     for (i, ((line, result), instrument)) in
         portfolio.rows.iter().zip(results).zip(&portfolio.spec.instruments).enumerate()
     {
@@ -198,7 +196,10 @@ pub fn write_results(portfolio: &CsvPortfolio, results: &[InstrumentResult]) -> 
             )));
         }
         out.push_str(line);
-        out.push_str(&format!(",{:.6},{:.6}\n", result.price, result.std_error));
+        out.push_str(&format!(
+            ",{:.6},{:.6},{:.6},{:.6}\n",
+            result.price, result.std_error, result.ci95[0], result.ci95[1]
+        ));
     }
     Ok(out)
 }
@@ -553,7 +554,7 @@ fn parse_row(
         exercise: ExerciseSpec {
             style: ExerciseStyle::American,
             maturity: days as f64 / 365.0,
-            steps: Some(settings.steps_for_days(days)),
+            steps: settings.steps_for_days(days),
             dates: None,
         },
     })
@@ -639,16 +640,15 @@ mod tests {
 
     #[test]
     fn steps_rule() {
-        let s = CsvSettings::default();
-        assert_eq!(s.steps_for_days(365), 50);
-        assert_eq!(s.steps_for_days(730), 100);
-        assert_eq!(s.steps_for_days(91), 13); // ceil(12.47)
-        assert_eq!(s.steps_for_days(73), 10); // exactly 10, no rounding up from 10.000…01
-        assert_eq!(s.steps_for_days(1), 10); // min_steps
+        assert_eq!(CsvSettings::default().steps_for_days(365), None, "the engine picks by default");
+        let s = CsvSettings { steps_per_year: 50, ..CsvSettings::default() };
+        assert_eq!(s.steps_for_days(365), Some(50));
+        assert_eq!(s.steps_for_days(730), Some(100));
+        assert_eq!(s.steps_for_days(91), Some(13)); // ceil(12.47)
+        assert_eq!(s.steps_for_days(73), Some(10)); // exactly 10, no rounding up from 10.000…01
+        assert_eq!(s.steps_for_days(1), Some(10)); // min_steps
         let fine = CsvSettings { steps_per_year: u64::MAX, ..s };
-        assert_eq!(fine.steps_for_days(36_500), MAX_STEPS);
-        let flat = CsvSettings { steps_per_year: 0, min_steps: 7, ..s };
-        assert_eq!(flat.steps_for_days(3650), 7);
+        assert_eq!(fine.steps_for_days(36_500), Some(MAX_STEPS));
     }
 
     #[test]

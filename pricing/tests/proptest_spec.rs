@@ -333,8 +333,8 @@ proptest! {
         let job = parse_job(&text);
         prop_assert!(job.is_ok(), "{:?}", job.err().map(|e| e.to_string()));
         let job = job.unwrap();
-        prop_assert_eq!(job.instruments.len(), 4);
-        prop_assert_eq!(job.instruments[3].dates.len(), 3);
+        prop_assert_eq!(job.outputs.len(), 4);
+        prop_assert_eq!(job.instruments[job.outputs[3].main].dates.len(), 3);
     }
 
     #[test]

@@ -12,6 +12,10 @@ fn parse(text: &str) -> Result<CsvPortfolio, pathgrid_pricing::SpecErrors> {
     workshop_csv::parse(text, "portfolio", &CsvSettings::default())
 }
 
+fn parse_with(text: &str, settings: &CsvSettings) -> CsvPortfolio {
+    workshop_csv::parse(text, "portfolio", settings).unwrap()
+}
+
 fn fake_results(p: &CsvPortfolio) -> Vec<InstrumentResult> {
     p.spec
         .instruments
@@ -27,6 +31,9 @@ fn fake_results(p: &CsvPortfolio) -> Vec<InstrumentResult> {
                 european_price: price - 0.5,
                 early_exercise_premium: 0.5,
                 exercise_boundary: None,
+                lower_bound: None,
+                upper_bound: None,
+                accuracy: None,
             }
         })
         .collect()
@@ -43,7 +50,7 @@ fn examples_parse_and_validate() {
     for (name, text) in json {
         let job = pathgrid_pricing::parse_job(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(job.name, name);
-        assert_eq!(job.instruments.len(), 1, "{name}");
+        assert_eq!(job.outputs.len(), 1, "{name}");
     }
     let ls = pathgrid_pricing::parse_job(json[0].1).unwrap();
     assert_eq!((ls.settings.paths, ls.settings.training_paths, ls.settings.batch_size), (200_000, 100_000, 8192));
@@ -73,11 +80,13 @@ fn portfolio_rows_become_american_options() {
     assert_eq!(first.payoff, PayoffSpec::Put { strike: 40.0, weights: None });
     assert_eq!(first.exercise.style, ExerciseStyle::American);
     assert_eq!(first.exercise.maturity, 1.0); // 11/17/2024 → 11/17/2025 is 365 days
-    assert_eq!(first.exercise.steps, Some(50));
+    assert_eq!(first.exercise.steps, None, "the engine picks the dates of an American option");
     assert!(matches!(p.spec.instruments[2].payoff, PayoffSpec::Call { strike: 40.0, .. }));
-    // 11/17/2024 → 02/17/2025: 92 days, ceil(92 / 365 × 50) = 13 steps
     assert_eq!(p.spec.instruments[3].exercise.maturity, 92.0 / 365.0);
-    assert_eq!(p.spec.instruments[3].exercise.steps, Some(13));
+    // With --steps 50: 11/17/2024 → 02/17/2025 is 92 days, ceil(92 / 365 × 50) = 13 steps.
+    let fixed = parse_with(PORTFOLIO, &CsvSettings { steps_per_year: 50, ..CsvSettings::default() });
+    assert_eq!(fixed.spec.instruments[0].exercise.steps, Some(50));
+    assert_eq!(fixed.spec.instruments[3].exercise.steps, Some(13));
 }
 
 #[test]
@@ -85,7 +94,7 @@ fn settings_flow_into_the_spec() {
     let s = CsvSettings {
         paths: 1000,
         training_paths: Some(600),
-        steps_per_year: 0,
+        steps_per_year: 1,
         min_steps: 4,
         seed: 9,
         batch_size: Some(256),
@@ -93,9 +102,8 @@ fn settings_flow_into_the_spec() {
     let p = workshop_csv::parse(PORTFOLIO, "book", &s).unwrap();
     assert_eq!((p.spec.paths, p.spec.training_paths, p.spec.seed, p.spec.batch_size), (1000, Some(600), 9, Some(256)));
     assert!(p.spec.instruments.iter().all(|i| i.exercise.steps == Some(4)));
-    let zero = CsvSettings { steps_per_year: 0, min_steps: 0, ..s };
-    let err = workshop_csv::parse(PORTFOLIO, "book", &zero).unwrap_err();
-    assert!(err.mentions("steps"), "{err}");
+    let engine = workshop_csv::parse(PORTFOLIO, "book", &CsvSettings { steps_per_year: 0, ..s }).unwrap();
+    assert!(engine.spec.instruments.iter().all(|i| i.exercise.steps.is_none()));
     let err = workshop_csv::parse(PORTFOLIO, "book", &CsvSettings { paths: 0, ..s }).unwrap_err();
     assert!(err.mentions("paths"), "{err}");
     let err = workshop_csv::parse(PORTFOLIO, "", &s).unwrap_err();
@@ -220,8 +228,11 @@ fn results_are_appended_in_order() {
     let out = workshop_csv::write_results(&p, &results).unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 13);
-    assert_eq!(lines[0], format!("{HEADER},price,std_error"));
-    assert_eq!(lines[1], "opt-001,11/15/2024,11/17/2024,Put,36,40,0.06,0.2,11/17/2025,1.000000,0.001000");
+    assert_eq!(lines[0], format!("{HEADER},price,std_error,ci95_low,ci95_high"));
+    assert_eq!(
+        lines[1],
+        "opt-001,11/15/2024,11/17/2024,Put,36,40,0.06,0.2,11/17/2025,1.000000,0.001000,0.900000,1.100000"
+    );
     assert!(out.ends_with('\n'));
 
     let err = workshop_csv::write_results(&p, &results[1..]).unwrap_err();
@@ -415,15 +426,15 @@ proptest! {
             };
             prop_assert_eq!(strike, row.strike);
             prop_assert_eq!(inst.exercise.maturity, row.days as f64 / 365.0);
-            prop_assert_eq!(inst.exercise.steps, Some(CsvSettings::default().steps_for_days(row.days)));
+            prop_assert_eq!(inst.exercise.steps, CsvSettings::default().steps_for_days(row.days));
         }
         let out = workshop_csv::write_results(&p, &fake_results(&p)).unwrap();
         let out_lines: Vec<&str> = out.lines().collect();
         prop_assert_eq!(out_lines.len(), lines.len() + 1);
-        prop_assert_eq!(out_lines[0], format!("{HEADER},price,std_error"));
+        prop_assert_eq!(out_lines[0], format!("{HEADER},price,std_error,ci95_low,ci95_high"));
         for (o, l) in out_lines[1..].iter().zip(&lines) {
             prop_assert!(o.starts_with(l.as_str()));
-            prop_assert_eq!(o[l.len()..].matches(',').count(), 2);
+            prop_assert_eq!(o[l.len()..].matches(',').count(), 4);
         }
         // The output is itself a readable CSV whose first columns are the input.
         prop_assert!(workshop_csv::looks_like_workshop_csv(&out));

@@ -12,7 +12,8 @@ use pathgrid_pricing::spec::{
     BasisKind, BasisSpec, ExerciseSpec, ExerciseStyle, InstrumentSpec, ModelSpec, PayoffSpec, Scalars,
 };
 use pathgrid_pricing::{
-    Coefficients, ExercisePolicy, InstrumentResult, JobResult, JobStats, JobStatus, PricingStats, RegressionStats,
+    Accuracy, Coefficients, Estimate, ExercisePolicy, InstrumentResult, JobResult, JobStats, JobStatus, PricingStats,
+    RegressionStats,
 };
 
 // ------------------------------------------------------------------ job spec
@@ -269,6 +270,9 @@ pub fn pricing_to_proto(s: &PricingStats) -> v1::PricingStats {
         sum_xy: s.sum_xy,
         sum_e: s.sum_e,
         sum_ee: s.sum_ee,
+        dual_samples: s.dual_samples,
+        sum_u: s.sum_u,
+        sum_uu: s.sum_uu,
     }
 }
 
@@ -282,8 +286,21 @@ pub fn pricing_from_proto(s: &v1::PricingStats, field: &str) -> Result<PricingSt
         sum_xy: s.sum_xy,
         sum_e: s.sum_e,
         sum_ee: s.sum_ee,
+        dual_samples: s.dual_samples,
+        sum_u: s.sum_u,
+        sum_uu: s.sum_uu,
     };
-    let sums = [stats.sum_y, stats.sum_yy, stats.sum_x, stats.sum_xx, stats.sum_xy, stats.sum_e, stats.sum_ee];
+    let sums = [
+        stats.sum_y,
+        stats.sum_yy,
+        stats.sum_x,
+        stats.sum_xx,
+        stats.sum_xy,
+        stats.sum_e,
+        stats.sum_ee,
+        stats.sum_u,
+        stats.sum_uu,
+    ];
     if sums.iter().any(|v| !v.is_finite()) {
         return Err(Error::field(field, "sums must be finite"));
     }
@@ -326,6 +343,14 @@ pub fn instrument_result_to_proto(r: &InstrumentResult) -> v1::InstrumentResult 
             .exercise_boundary
             .as_ref()
             .map(|b| v1::DoubleList { values: b.iter().flat_map(|p| p.iter().copied()).collect() }),
+        accuracy: r.accuracy.as_ref().map(|a| v1::Accuracy {
+            method: a.method.clone(),
+            exercise_dates: a.exercise_dates,
+            extrapolation: a.extrapolation,
+            policy_bias: a.policy_bias,
+        }),
+        lower_bound: r.lower_bound.map(|e| v1::Estimate { value: e.value, std_error: e.std_error }),
+        upper_bound: r.upper_bound.map(|e| v1::Estimate { value: e.value, std_error: e.std_error }),
     }
 }
 
@@ -347,6 +372,14 @@ pub fn instrument_result_from_proto(r: &v1::InstrumentResult, field: &str) -> Re
         european_price: r.european_price,
         early_exercise_premium: r.early_exercise_premium,
         exercise_boundary,
+        accuracy: r.accuracy.as_ref().map(|a| Accuracy {
+            method: a.method.clone(),
+            exercise_dates: a.exercise_dates,
+            extrapolation: a.extrapolation,
+            policy_bias: a.policy_bias,
+        }),
+        lower_bound: r.lower_bound.map(|e| Estimate { value: e.value, std_error: e.std_error }),
+        upper_bound: r.upper_bound.map(|e| Estimate { value: e.value, std_error: e.std_error }),
     })
 }
 

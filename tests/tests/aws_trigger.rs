@@ -8,7 +8,7 @@ use aws_lambda_events::s3::S3Event;
 use aws_sdk_batch::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_batch::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::primitives::ByteStream;
-use pathgrid_pricing::{JobResult, Problem, price_instrument_sequential};
+use pathgrid_pricing::{JobResult, price_job_sequential};
 use pathgrid_store::{S3Options, S3Store, Store};
 use pathgrid_trigger::{Outcome, TriggerConfig, TriggerContext, handle_s3_event};
 use serde_json::{Value, json};
@@ -247,19 +247,18 @@ async fn trigger_prices_spec_and_csv_inputs_and_ignores_results() {
     let text = read(&s3, bucket, result_key).await;
     let result: JobResult = serde_json::from_str(&text).unwrap();
     let job = pathgrid_pricing::parse_job(&spec).unwrap();
-    let expected: Vec<_> = Problem::all(&job).iter().map(|p| price_instrument_sequential(p).unwrap()).collect();
+    let expected = price_job_sequential(&job).unwrap();
     assert_eq!(result.name, "desk+book");
     assert_eq!(result.results.len(), 2);
     assert_eq!(result.stats.path_steps, job.path_steps());
     let ids: Vec<_> = result.results.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["put-36", "call-42"]);
+    // serde_json reads floats exactly (float_roundtrip), so equal results mean equal bits.
+    assert_eq!(result.results, expected, "the trigger's result equals the pricing core's");
     let prices = raw_numbers(&text, "price");
-    let errors = raw_numbers(&text, "std_error");
-    for (i, e) in expected.iter().enumerate() {
-        assert_eq!(prices[i].to_bits(), e.price.to_bits(), "price of {}", e.id);
-        assert_eq!(errors[i].to_bits(), e.std_error.to_bits(), "std_error of {}", e.id);
-    }
-    eprintln!("spec: put-36 {} ± {}, call-42 {} ± {}", prices[0], errors[0], prices[1], errors[1]);
+    assert_eq!(prices[0].to_bits(), expected[0].price.to_bits(), "the text holds the exact price");
+    let r = &result.results;
+    eprintln!("spec: put-36 {} ± {}, call-42 {} ± {}", r[0].price, r[0].std_error, r[1].price, r[1].std_error);
 
     // A workshop CSV: one result row per input row, the same numbers as the pricing core.
     let csv = "id,todaysDate,settlementDate,optionType,underlying,strike,riskFreeRate,volatility,maturityDate\n\
@@ -272,7 +271,7 @@ async fn trigger_prices_spec_and_csv_inputs_and_ignores_results() {
     let out = read(&s3, bucket, "results/port folio.csv").await;
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
-    assert!(lines[0].ends_with(",price,std_error"));
+    assert!(lines[0].ends_with(",price,std_error,ci95_low,ci95_high"));
     let portfolio = pathgrid_pricing::workshop_csv::parse(
         csv,
         "port folio",
@@ -280,10 +279,10 @@ async fn trigger_prices_spec_and_csv_inputs_and_ignores_results() {
     )
     .unwrap();
     let job = portfolio.spec.validate().unwrap();
-    for (i, p) in Problem::all(&job).iter().enumerate() {
-        let r = price_instrument_sequential(p).unwrap();
+    for (i, r) in price_job_sequential(&job).unwrap().iter().enumerate() {
         assert!(lines[i + 1].starts_with(&format!("opt-00{}", i + 1)));
-        assert!(lines[i + 1].ends_with(&format!(",{:.6},{:.6}", r.price, r.std_error)), "{}", lines[i + 1]);
+        let tail = format!(",{:.6},{:.6},{:.6},{:.6}", r.price, r.std_error, r.ci95[0], r.ci95[1]);
+        assert!(lines[i + 1].ends_with(&tail), "{}", lines[i + 1]);
     }
 
     // Writes under results/ (the trigger's own) and elsewhere do nothing.
@@ -587,7 +586,7 @@ async fn batch_mnp_three_processes_price_a_spec_from_s3() {
     let text = read(&s3, "mnp-job", "results/mnp-rehearsal.json").await;
     let result: JobResult = serde_json::from_str(&text).unwrap();
     let job = pathgrid_pricing::parse_job(&spec).unwrap();
-    let reference: Vec<_> = Problem::all(&job).iter().map(|p| price_instrument_sequential(p).unwrap()).collect();
+    let reference = price_job_sequential(&job).unwrap();
     assert_eq!(result.results, reference, "the multi-node result equals the single-machine one");
     let main_log = &logs[2];
     assert!(main_log.contains("all nodes attached"), "main node log:\n{main_log}");

@@ -46,12 +46,15 @@ fn workshop_csv_gets_price_columns_in_row_order() {
     let in_lines: Vec<&str> = input.lines().filter(|l| !l.trim().is_empty()).collect();
     let out_lines: Vec<&str> = priced.lines().collect();
     assert_eq!(in_lines.len(), out_lines.len());
-    assert!(out_lines[0].ends_with(",price,std_error"));
+    assert!(out_lines[0].ends_with(",price,std_error,ci95_low,ci95_high"));
     for (i, o) in in_lines.iter().zip(&out_lines).skip(1) {
         assert!(o.starts_with(i.trim_end()), "{o} does not extend {i}");
         let cells: Vec<&str> = o.split(',').collect();
-        let price: f64 = cells[cells.len() - 2].parse().unwrap();
+        let price: f64 = cells[cells.len() - 4].parse().unwrap();
+        let (low, high): (f64, f64) =
+            (cells[cells.len() - 2].parse().unwrap(), cells[cells.len() - 1].parse().unwrap());
         assert!(price > 0.0);
+        assert!(low <= price && price <= high, "{o}");
     }
 }
 

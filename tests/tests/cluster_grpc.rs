@@ -6,7 +6,7 @@
 
 use pathgrid_coordinator::{Client, CoordinatorConfig, JobPhase, Progress};
 use pathgrid_node::NodeConfig;
-use pathgrid_pricing::{InstrumentResult, JobSpec, Problem, parse_spec, price_instrument_sequential};
+use pathgrid_pricing::{InstrumentResult, JobSpec, parse_spec, price_job_sequential};
 use pathgrid_proto::v1::{self, node_message::Msg as Up, workers_client::WorkersClient};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -39,7 +39,7 @@ fn max_call(paths: u64, batch: u64) -> JobSpec {
 
 fn reference(spec: &JobSpec) -> Vec<InstrumentResult> {
     let job = spec.validate().unwrap();
-    Problem::all(&job).iter().map(|p| price_instrument_sequential(p).unwrap()).collect()
+    price_job_sequential(&job).unwrap()
 }
 
 struct Coordinator {

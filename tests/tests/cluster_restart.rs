@@ -5,7 +5,7 @@
 
 use pathgrid_coordinator::{Client, CoordinatorConfig, DirStore, JobPhase};
 use pathgrid_node::NodeConfig;
-use pathgrid_pricing::{Problem, parse_spec, price_instrument_sequential};
+use pathgrid_pricing::{parse_spec, price_job_sequential};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +25,7 @@ async fn restart_on_checkpoint_resumes_pricing_without_retraining() {
     )
     .unwrap();
     let job = spec.validate().unwrap();
-    let expected: Vec<_> = Problem::all(&job).iter().map(|p| price_instrument_sequential(p).unwrap()).collect();
+    let expected = price_job_sequential(&job).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let config = || CoordinatorConfig {

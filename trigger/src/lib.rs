@@ -13,8 +13,7 @@ use aws_lambda_events::s3::S3Event;
 use aws_sdk_batch::types::{ContainerOverrides, KeyValuePair, NodeOverrides, NodePropertyOverride};
 use pathgrid_pricing::workshop_csv::{self, CsvSettings};
 use pathgrid_pricing::{
-    InstrumentResult, Job, JobResult, JobSpec, JobStats, JobStatus, Phase, Problem, SpecErrors,
-    price_instrument_sequential,
+    InstrumentResult, Job, JobResult, JobSpec, JobStats, JobStatus, Phase, Problem, SpecErrors, price_job_sequential,
 };
 use pathgrid_store::{S3Options, S3Store, Store};
 use serde::Serialize;
@@ -334,19 +333,14 @@ fn too_large(size: u64, limit: u64) -> String {
     format!("input object is too large: {size} bytes, the limit is {limit} bytes (PATHGRID_MAX_INPUT_BYTES)")
 }
 
-/// Prices every instrument sequentially on a blocking thread: the same numbers as every
+/// Prices every option sequentially on a blocking thread: the same numbers as every
 /// other runner.
 async fn price_inline(job: Job) -> Result<Priced, String> {
     let started = Instant::now();
     let joined = tokio::task::spawn_blocking(move || {
         let problems = Problem::all(&job);
         let batches = problems.iter().map(|p| p.batches(Phase::Training) + p.batches(Phase::Pricing)).sum::<u64>();
-        problems
-            .iter()
-            .map(price_instrument_sequential)
-            .collect::<Result<Vec<_>, _>>()
-            .map(|r| (r, batches))
-            .map_err(|e| e.to_string())
+        price_job_sequential(&job).map(|r| (r, batches)).map_err(|e| e.to_string())
     })
     .await;
     match joined {

@@ -1,7 +1,7 @@
 //! The real Lambda runtime loop under cargo-lambda's Runtime API emulator: `cargo lambda watch`
 //! builds and runs the `pathgrid-trigger-lambda` binary, `cargo lambda invoke` sends it an S3
 //! event for a small spec stored on a moto S3 server, and the priced result must land under
-//! `results/` with the same prices as `price_instrument_sequential`.
+//! `results/` with the same prices as `price_job_sequential`.
 //!
 //! Needs `cargo lambda` (PyPI `cargo-lambda`) and `moto[server]`: see `scripts/setup.sh --tests`.
 //! `cargo lambda watch` builds the function in its own target directory
@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aws_sdk_s3::primitives::ByteStream;
-use pathgrid_pricing::{JobResult, Problem, price_instrument_sequential};
+use pathgrid_pricing::{JobResult, price_job_sequential};
 use pathgrid_store::{S3Options, S3Store, Store};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -252,11 +252,10 @@ async fn cargo_lambda_runs_the_trigger_on_an_s3_event() {
     let text = String::from_utf8(store.get("results/via cargo lambda é.json", 1 << 20).await.unwrap()).unwrap();
     let result: JobResult = serde_json::from_str(&text).unwrap();
     let job = pathgrid_pricing::parse_job(&spec).unwrap();
-    let problems = Problem::all(&job);
-    assert_eq!(result.results.len(), problems.len(), "{text}");
-    for ((problem, instrument), got) in problems.iter().zip(&job.instruments).zip(&result.results) {
-        let expected = price_instrument_sequential(problem).unwrap();
-        assert_eq!(got.id, instrument.id, "{text}");
+    let expected_results = price_job_sequential(&job).unwrap();
+    assert_eq!(result.results.len(), job.outputs.len(), "{text}");
+    for ((output, expected), got) in job.outputs.iter().zip(&expected_results).zip(&result.results) {
+        assert_eq!(got.id, output.id, "{text}");
         assert_eq!(got.price.to_bits(), expected.price.to_bits(), "{}: {} vs {}", got.id, got.price, expected.price);
         assert_eq!(got.std_error.to_bits(), expected.std_error.to_bits(), "{}: std_error", got.id);
         eprintln!("cargo lambda: {} {} ± {}", got.id, got.price, got.std_error);
