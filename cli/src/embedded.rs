@@ -14,13 +14,15 @@ pub struct EmbeddedOptions {
     pub nodes: usize,
     /// Slots (concurrent tasks) per node.
     pub slots_per_node: usize,
-    /// Training-batch memory budget per node, in bytes.
+    /// Training-batch memory budget per node, in bytes (default 4 GiB, as `pathgrid node`:
+    /// all legs of an option train at once, and batches beyond the budget are regenerated
+    /// every round).
     pub memory_budget: usize,
 }
 
 impl EmbeddedOptions {
     pub fn new(nodes: usize) -> Self {
-        EmbeddedOptions { nodes: nodes.max(1), slots_per_node: 1, memory_budget: 1 << 30 }
+        EmbeddedOptions { nodes: nodes.max(1), slots_per_node: 1, memory_budget: 4 << 30 }
     }
 }
 
