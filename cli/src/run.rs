@@ -94,9 +94,10 @@ pub fn validate(args: ValidateArgs) -> Result<(), Failure> {
     let input = input::load(&args.spec, &CsvSettings::default())?;
     let job = input::validate(&args.spec, &input)?;
     println!(
-        "{}: valid — job {:?}, {} instrument(s), {} pricing + {} training paths, {:.3e} path-steps",
+        "{}: valid — job {:?}, {} instrument(s) run as {} legs, {} pricing + {} training paths, {:.3e} path-steps",
         args.spec.display(),
         job.name,
+        job.outputs.len(),
         job.instruments.len(),
         job.settings.paths,
         job.settings.training_paths,
