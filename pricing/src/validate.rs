@@ -46,8 +46,16 @@ impl JobSpec {
         }
         let antithetic = self.antithetic.unwrap_or(true);
         let round = |n: u64| if antithetic { n.saturating_add(n % 2) } else { n };
-        if self.paths == 0 {
-            v.push("paths", "must be at least 1");
+        // A standard error needs two independent samples; an antithetic pair is one sample.
+        let min_paths = if antithetic { 4 } else { 2 };
+        if self.paths < min_paths {
+            v.push(
+                "paths",
+                format!(
+                    "must be at least {min_paths}: a standard error needs 2 independent samples{}",
+                    if antithetic { " (an antithetic pair is one)" } else { "" }
+                ),
+            );
         }
         let training_paths = self.training_paths.unwrap_or((self.paths / 2).max(2));
         if training_paths == 0 {

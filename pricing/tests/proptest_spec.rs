@@ -36,7 +36,7 @@ struct Params {
 
 fn arb_params() -> impl Strategy<Value = Params> {
     (
-        1u64..1_000_000,
+        4u64..1_000_000,
         1.0f64..200.0,
         [1.0f64..200.0, 1.0f64..200.0, 1.0f64..200.0],
         0.0f64..1.0,
