@@ -34,15 +34,36 @@ fn leg(legs: &[LegResult], i: usize) -> Result<&LegResult, Error> {
     legs.get(i).ok_or(Error::InstrumentOutOfRange { instrument: i, instruments: legs.len() })
 }
 
-/// A linear combination of legs, `Σ cᵢ · legᵢ`, with its standard error.
-fn linear(parts: &[(f64, &LegResult)]) -> (f64, f64) {
+const Z: f64 = 1.959_963_984_540_054;
+
+/// A linear combination of legs: its value, its standard error, and the 95% two-sided
+/// quantile that goes with how that error was estimated (normal, or Student-t for batch means).
+#[derive(Debug, Clone, Copy)]
+struct Combination {
+    value: f64,
+    se: f64,
+    quantile: f64,
+}
+
+impl Combination {
+    fn exact(value: f64) -> Combination {
+        Combination { value, se: 0.0, quantile: Z }
+    }
+
+    fn half_width(&self) -> f64 {
+        self.quantile * self.se
+    }
+}
+
+/// `Σ cᵢ · legᵢ` with its standard error.
+fn linear(parts: &[(f64, &LegResult)]) -> Combination {
     let value: f64 = parts.iter().map(|(c, l)| c * l.result.price).sum();
     let bound: f64 = parts.iter().map(|(c, l)| c.abs() * l.result.std_error).sum();
     let batches = parts[0].1.batches.len();
     let aligned = parts.iter().all(|(_, l)| l.batches.len() == batches)
         && (0..batches).all(|b| parts.iter().all(|(_, l)| l.batches[b].0 == parts[0].1.batches[b].0));
     if !aligned || batches < MIN_BATCHES_FOR_COVARIANCE {
-        return (value, bound);
+        return Combination { value, se: bound, quantile: Z };
     }
     let total: f64 = parts[0].1.batches.iter().map(|&(n, _)| n as f64).sum();
     let per_batch: Vec<(f64, f64)> = (0..batches)
@@ -54,24 +75,22 @@ fn linear(parts: &[(f64, &LegResult)]) -> (f64, f64) {
     let mean: f64 = per_batch.iter().map(|(w, a)| w * a).sum();
     let b = batches as f64;
     let var: f64 = per_batch.iter().map(|(w, a)| w * w * (a - mean) * (a - mean)).sum::<f64>() * b / (b - 1.0);
-    (value, var.sqrt() * t_over_z(batches - 1))
+    Combination { value, se: var.sqrt(), quantile: student_t_975(batches - 1) }
 }
 
-/// Ratio of Student's t 97.5% quantile with `dof` degrees of freedom to the normal one, so
-/// that `1.96 × se × t_over_z` is a 95% half-width when `se` was estimated from few batches.
-fn t_over_z(dof: usize) -> f64 {
-    let z: f64 = 1.959_963_984_540_054;
+/// Student's t 97.5% quantile with `dof` degrees of freedom.
+fn student_t_975(dof: usize) -> f64 {
+    let z = Z;
     let v = dof.max(1) as f64;
     // Cornish–Fisher expansion of the t quantile (Abramowitz & Stegun 26.7.5); within 0.3% for dof ≥ 5.
     let t = z
         + (z.powi(3) + z) / (4.0 * v)
         + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * v * v)
         + (3.0 * z.powi(7) + 19.0 * z.powi(5) + 17.0 * z.powi(3) - 15.0 * z) / (384.0 * v * v * v);
-    t / z
+    t.max(z)
 }
 
 fn combine_output(job: &Job, o: &Output, legs: &[LegResult]) -> Result<InstrumentResult, Error> {
-    const Z: f64 = 1.959_963_984_540_054;
     let main = leg(legs, o.main)?;
     let mut r = main.result.clone();
     r.id = o.id.clone();
@@ -83,29 +102,32 @@ fn combine_output(job: &Job, o: &Output, legs: &[LegResult]) -> Result<Instrumen
     let lower = Estimate { value: main.result.price, std_error: main.result.std_error };
 
     // Point estimate: Richardson over the dates for American options, the main leg otherwise.
-    let (price, price_se) = match coarse {
+    let estimate = match coarse {
         Some(c) => linear(&[(2.0, main), (-1.0, c)]),
-        None => (lower.value, lower.std_error),
+        None => Combination { value: lower.value, se: lower.std_error, quantile: Z },
     };
-    let (gap, gap_se) = match coarse {
+    let gap = match coarse {
         Some(c) => linear(&[(1.0, main), (-1.0, c)]),
-        None => (0.0, 0.0),
+        None => Combination::exact(0.0),
     };
-    let extrapolation = EXTRAPOLATION_ALLOWANCE * (gap.abs() + Z * gap_se);
-    let mut low = price - Z * price_se - extrapolation;
+    let extrapolation = EXTRAPOLATION_ALLOWANCE * (gap.value.abs() + gap.half_width());
+    let mut low = estimate.value - estimate.half_width() - extrapolation;
     let (high, policy) = match (main.upper, half) {
         // The dual bound holds the Bermudan value from above; move it by the same correction.
-        (Some(u), _) => (u.value + gap + Z * (u.std_error + gap_se) + extrapolation, u.value - lower.value),
-        (None, Some(h)) => {
-            let (p, p_se) = linear(&[(1.0, main), (-1.0, h)]);
-            (price + Z * price_se + extrapolation + POLICY_ALLOWANCE * (p.max(0.0) + Z * p_se), p)
+        (Some(u), _) => {
+            (u.value + gap.value + Z * u.std_error + gap.half_width() + extrapolation, u.value - lower.value)
         }
-        (None, None) => (price + Z * price_se + extrapolation, 0.0),
+        (None, Some(h)) => {
+            let p = linear(&[(1.0, main), (-1.0, h)]);
+            let allowance = POLICY_ALLOWANCE * (p.value.max(0.0) + p.half_width());
+            (estimate.value + estimate.half_width() + extrapolation + allowance, p.value)
+        }
+        (None, None) => (estimate.value + estimate.half_width() + extrapolation, 0.0),
     };
 
     let inst = &job.instruments[o.main];
-    let mut price = price;
-    let mut std_error = price_se;
+    let mut price = estimate.value;
+    let mut std_error = estimate.se;
     if o.style == Style::American {
         // Exercising today is also a choice of the holder: the value is at least the payoff now.
         let today = inst.payoff.value(&inst.model.spot);
@@ -124,7 +146,7 @@ fn combine_output(job: &Job, o: &Output, legs: &[LegResult]) -> Result<Instrumen
     r.accuracy = Some(Accuracy {
         method: method(job, o, main.upper.is_some()),
         exercise_dates: inst.dates.len() as u64,
-        extrapolation: coarse.map(|_| gap),
+        extrapolation: coarse.map(|_| gap.value),
         policy_bias: (main.upper.is_some() || half.is_some()).then_some(policy),
     });
     Ok(r)
@@ -153,4 +175,18 @@ fn method(job: &Job, o: &Output, dual: bool) -> String {
     }
     parts.push("common random numbers; see docs/ACCURACY.md".into());
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn student_t_quantiles() {
+        // Tables: t(0.975; 5) = 2.5706, t(0.975; 12) = 2.1788, t(0.975; 30) = 2.0423.
+        for (dof, t) in [(5, 2.5706), (12, 2.1788), (30, 2.0423)] {
+            assert!((student_t_975(dof) - t).abs() < 0.01 * t, "dof {dof}: {}", student_t_975(dof));
+        }
+        assert!(student_t_975(100_000) >= Z);
+    }
 }
