@@ -154,7 +154,7 @@ fn combine_output(job: &Job, o: &Output, legs: &[LegResult]) -> Result<Instrumen
 
 fn method(job: &Job, o: &Output, dual: bool) -> String {
     let main = &job.instruments[o.main];
-    let training = |i: usize| job.instruments[i].training_paths.unwrap_or(job.settings.training_paths);
+    let training = |i: usize| job.instruments[i].training_paths(&job.settings);
     let mut parts = Vec::new();
     if let Some(c) = o.coarse {
         parts.push(format!(

@@ -13,6 +13,7 @@
 //! path-step on the paths it uses ([`DUAL_PATHS`] of the first pricing batch).
 
 use crate::black_scholes::norm_cdf;
+use crate::plan::LegKind;
 use crate::pricing_pass::ExercisePolicy;
 use crate::problem::Problem;
 use std::sync::OnceLock;
@@ -143,13 +144,13 @@ pub struct DualTables {
 }
 
 impl DualTables {
-    /// Tables for a one-asset vanilla with early exercise and a closed-form European value;
-    /// `None` for anything else.
+    /// Tables for the main leg of a one-asset vanilla with early exercise; `None` for
+    /// anything else (only the main leg's bound is used, crate::combine).
     pub fn new(problem: &Problem, policy: &ExercisePolicy) -> Option<DualTables> {
         let inst = &problem.instrument;
         let m = &inst.model;
-        let (call, strike) = inst.payoff.vanilla().filter(|_| m.assets() == 1)?;
-        if !problem.has_european_closed_form() || policy.check(problem).is_err() {
+        let (call, strike) = inst.vanilla()?;
+        if inst.leg != LegKind::Main || !problem.has_european_closed_form() || policy.check(problem).is_err() {
             return None;
         }
         let (s0, vol, t) = (m.spot[0], m.vol[0], inst.maturity());
@@ -169,15 +170,15 @@ impl DualTables {
         for k in 0..dates {
             let df = problem.discount[k];
             let beta = policy.coefficients.get(k).and_then(|b| b.as_deref());
-            let mut values = Vec::with_capacity(knots.len());
+            let mut values = vec![0.0; knots.len()];
             // Continuation over the European value at the last in-the-money knot: carries the
             // early-exercise premium into the out-of-the-money knots, where the regression was
             // never fitted.
             let mut ratio: f64 = 1.0;
-            let ordered: Vec<usize> = if call { (0..knots.len()).collect() } else { (0..knots.len()).rev().collect() };
-            let mut tmp = vec![0.0; knots.len()];
-            // Walk from deep in the money outwards so the ratio is known on leaving the money.
-            for &j in ordered.iter().rev() {
+            // Walk from deep in the money outwards (down the knots for a call, up for a put),
+            // so the ratio is known on leaving the money.
+            let order: Vec<usize> = if call { (0..knots.len()).rev().collect() } else { (0..knots.len()).collect() };
+            for j in order {
                 let s = knots[j];
                 let pay = inst.payoff.value(&[s]);
                 let now = df * pay;
@@ -202,9 +203,8 @@ impl DualTables {
                         european * ratio
                     }
                 };
-                tmp[j] = if v.is_finite() { v } else { now };
+                values[j] = if v.is_finite() { v } else { now };
             }
-            values.extend_from_slice(&tmp);
             value.push(Piecewise::new(knots.clone(), values));
         }
         let mut growth = Vec::with_capacity(dates);

@@ -3,7 +3,7 @@
 use crate::basis::Basis;
 use crate::model::Gbm;
 use crate::payoff::Payoff;
-use crate::plan::Output;
+use crate::plan::{LegKind, Output};
 use serde::{Deserialize, Serialize};
 
 /// Simulation settings shared by all instruments of a job.
@@ -45,6 +45,8 @@ pub struct Instrument {
     pub training_paths: Option<u64>,
     /// The user asked for a call; this is the put it equals ([`crate::symmetry`]).
     pub by_symmetry: bool,
+    /// Which leg of its option this is ([`crate::plan`]).
+    pub leg: LegKind,
 }
 
 impl Instrument {
@@ -52,11 +54,22 @@ impl Instrument {
         self.dates.last().copied().unwrap_or(0.0)
     }
 
+    /// (is call, strike) of a one-asset put or call: the options with a Black–Scholes
+    /// closed form, a dual bound and an exercise boundary. The one place that decides it.
+    pub fn vanilla(&self) -> Option<(bool, f64)> {
+        self.payoff.vanilla().filter(|_| self.model.assets() == 1)
+    }
+
+    /// Training paths of this leg under the job's `settings`.
+    pub fn training_paths(&self, settings: &Settings) -> u64 {
+        self.training_paths.unwrap_or(settings.training_paths)
+    }
+
     /// Today's Black–Scholes price of the European option with this payoff and maturity,
-    /// where it has a closed form (a one-asset put or call). The one place that decides it.
+    /// where it has a closed form (a one-asset put or call).
     pub fn closed_form_european(&self) -> Option<f64> {
         let m = &self.model;
-        let (call, strike) = self.payoff.vanilla().filter(|_| m.assets() == 1)?;
+        let (call, strike) = self.vanilla()?;
         Some(crate::black_scholes::price(call, m.spot[0], strike, m.rate, m.dividend[0], m.vol[0], self.maturity()))
     }
 
@@ -82,7 +95,7 @@ impl Job {
         let s = &self.settings;
         self.instruments
             .iter()
-            .map(|i| (s.paths + i.training_paths.unwrap_or(s.training_paths)).saturating_mul(i.path_steps()))
+            .map(|i| (s.paths + i.training_paths(s)).saturating_mul(i.path_steps()))
             .fold(0u64, u64::saturating_add)
     }
 }

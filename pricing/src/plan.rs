@@ -21,7 +21,7 @@
 use crate::job::{Instrument, Style};
 
 /// Which leg of an output an instrument is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegKind {
     Main,
     Coarse,
@@ -48,12 +48,6 @@ pub struct Output {
     pub main: usize,
     pub coarse: Option<usize>,
     pub half: Option<usize>,
-}
-
-impl Output {
-    pub fn legs(&self) -> impl Iterator<Item = usize> + '_ {
-        std::iter::once(self.main).chain(self.coarse).chain(self.half)
-    }
 }
 
 /// Default number of exercise dates of an `american` option without `steps`: 50 a year,
@@ -90,13 +84,20 @@ pub fn expand(instruments: Vec<Instrument>, training_paths: u64) -> (Vec<Instrum
                 // Dates 2, 4, … of the main leg, each reached in two simulation steps through the
                 // date in between, so both legs see the same Brownian paths.
                 let dates = main.dates.iter().skip(1).step_by(2).copied().collect();
-                Instrument { id: format!("{id}{}", LegKind::Coarse.suffix()), dates, substeps: 2, ..main.clone() }
+                Instrument {
+                    id: format!("{id}{}", LegKind::Coarse.suffix()),
+                    dates,
+                    substeps: 2,
+                    leg: LegKind::Coarse,
+                    ..main.clone()
+                }
             });
         // A one-asset put or call gets a dual upper bound instead (crate::dual), which
         // measures the policy's bias directly.
-        let dual = main.model.assets() == 1 && main.payoff.vanilla().is_some();
+        let dual = main.vanilla().is_some();
         let half = (early_exercise && !dual && half_training < training_paths).then(|| Instrument {
             id: format!("{id}{}", LegKind::Half.suffix()),
+            leg: LegKind::Half,
             training_paths: Some(half_training),
             ..main.clone()
         });

@@ -77,8 +77,7 @@ impl Problem {
     }
 
     pub fn for_instrument(instrument: Instrument, index: u32, settings: Settings) -> Problem {
-        let settings =
-            Settings { training_paths: instrument.training_paths.unwrap_or(settings.training_paths), ..settings };
+        let settings = Settings { training_paths: instrument.training_paths(&settings), ..settings };
         let m = &instrument.model;
         let d = m.assets();
         let sub = instrument.substeps.max(1);
@@ -98,7 +97,7 @@ impl Problem {
             prev = t;
         }
         let discount = instrument.dates.iter().map(|t| libm::exp(-m.rate * t)).collect();
-        let european = if instrument.style == Style::European || d != 1 { None } else { instrument.payoff.vanilla() };
+        let european = if instrument.style == Style::European { None } else { instrument.vanilla() };
         let mut problem = Problem {
             instrument,
             index,

@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::job::Style;
+use crate::plan::LegKind;
 use crate::pricing_pass::{ExercisePolicy, PricingStats};
 use crate::problem::Problem;
 use serde::{Deserialize, Serialize};
@@ -161,8 +162,9 @@ pub fn finish(problem: &Problem, policy: &ExercisePolicy, batches: &[PricingStat
 /// are worth the same under the learnt rule.
 fn exercise_boundary(problem: &Problem, policy: &ExercisePolicy) -> Option<Vec<[f64; 2]>> {
     let inst = &problem.instrument;
-    let (call, strike) = inst.payoff.vanilla().filter(|_| inst.model.assets() == 1)?;
-    if inst.style == Style::European {
+    let (call, strike) = inst.vanilla()?;
+    // Only the main leg's boundary is reported (crate::combine).
+    if inst.style == Style::European || inst.leg != LegKind::Main {
         return None;
     }
     let basis = &inst.basis;

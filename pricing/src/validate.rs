@@ -92,8 +92,8 @@ impl JobSpec {
         }
         let (instruments, outputs) = plan::expand(instruments, settings.training_paths);
         for inst in &instruments {
-            let training = inst.training_paths.unwrap_or(settings.training_paths);
-            work += (settings.paths as f64 + training as f64) * inst.path_steps() as f64 * inst.model.assets() as f64;
+            let paths = settings.paths as f64 + inst.training_paths(&settings) as f64;
+            work += paths * inst.path_steps() as f64 * inst.model.assets() as f64;
         }
         if work > MAX_WORK {
             v.push(
@@ -194,6 +194,7 @@ impl Validator {
             substeps: 1,
             training_paths: None,
             by_symmetry,
+            leg: crate::plan::LegKind::Main,
         })
     }
 
