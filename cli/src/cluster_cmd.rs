@@ -30,8 +30,8 @@ pub struct NodeArgs {
     /// Coordinator URL.
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     pub coordinator: String,
-    /// Concurrent tasks (default: one per core).
-    #[arg(long)]
+    /// Concurrent tasks, 1 to 4096 (default: one per core).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=u64::from(pathgrid_coordinator::session::MAX_SLOTS)))]
     pub slots: Option<usize>,
     /// Shared token.
     #[arg(long, env = "PATHGRID_TOKEN", hide_env_values = true)]
@@ -142,6 +142,7 @@ pub(crate) fn shutdown_on_signal() -> CancellationToken {
 pub(crate) fn failure(e: CoordinatorError) -> Failure {
     match e {
         CoordinatorError::InvalidSpec(e) => Failure::Invalid(e.to_string()),
+        e @ CoordinatorError::TooLarge { .. } => Failure::Invalid(e.to_string()),
         CoordinatorError::Status(s) if s.code() == tonic::Code::InvalidArgument => {
             Failure::Invalid(s.message().to_string())
         }
@@ -169,13 +170,16 @@ pub fn node(args: NodeArgs) -> Result<(), Failure> {
     runtime()?.block_on(async {
         let shutdown = shutdown_on_signal();
         let mut config = pathgrid_node::NodeConfig::new(args.coordinator);
-        config.slots = args.slots.unwrap_or_else(crate::cores).max(1);
+        config.slots = args.slots.unwrap_or_else(crate::cores).min(pathgrid_coordinator::session::MAX_SLOTS as usize);
         config.token = args.token;
         if let Some(id) = args.id {
             config.node_id = id;
         }
         config.memory_budget = args.memory_mib.saturating_mul(1 << 20);
-        pathgrid_node::run(config, shutdown).await.map_err(|e| Failure::Other(e.into()))
+        pathgrid_node::run(config, shutdown).await.map_err(|e| match e {
+            pathgrid_node::Error::Config(_) => Failure::Invalid(e.to_string()),
+            e => Failure::Other(e.into()),
+        })
     })
 }
 
@@ -190,6 +194,9 @@ pub fn submit(args: SubmitArgs) -> Result<(), Failure> {
     }
     let input = input::load(&args.spec, &csv)?;
     input::validate(&args.spec, &input)?;
+    if let Some(path) = &args.output {
+        output::check_writable(path)?;
+    }
     runtime()?.block_on(async {
         let mut client = connect(&args.conn).await?;
         let job_id = client.submit(input.spec()).await.map_err(failure)?;
@@ -204,7 +211,7 @@ pub fn submit(args: SubmitArgs) -> Result<(), Failure> {
                 Input::Csv(p) => workshop_csv::write_results(p, &result.results).context("writing CSV")?,
                 Input::Spec(_) => output::json(&result)?,
             };
-            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            output::write_or_print(path, &text)?;
         }
         print_result(&result, args.json)
     })

@@ -57,6 +57,15 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// A count that must be at least 1 (clap reports the error and exits 2).
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("expected a whole number: {e}")),
+    }
+}
+
 /// Logs go to stderr: `PATHGRID_LOG` (or `RUST_LOG`) sets the filter, `PATHGRID_LOG_FORMAT=json`
 /// switches to one JSON object per line. Servers log at info by default, clients at warn.
 fn init_logging(server: bool) {

@@ -1,7 +1,43 @@
 //! Presenting results: one JSON document, or a table for people.
 
+use crate::Failure;
+use anyhow::anyhow;
 use pathgrid_pricing::JobResult;
 use std::fmt::Write;
+use std::path::Path;
+
+/// Checks, before any pricing, that `path` can be written: opens it for writing without
+/// truncating it, and removes it again if it did not exist. A missing directory or a
+/// read-only place is invalid input, found in a second rather than after the whole job.
+pub fn check_writable(path: &Path) -> Result<(), Failure> {
+    let existed = path.exists();
+    if path.is_dir() {
+        return Err(Failure::Invalid(format!("--output {}: is a directory", path.display())));
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Failure::Invalid(format!("--output {}: cannot write there: {e}", path.display())))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// Writes a finished result to `path`. If that still fails (the disk filled up, the
+/// directory went away), the result goes to stdout so it is not lost, and the command fails
+/// with the reason.
+pub fn write_or_print(path: &Path, text: &str) -> Result<(), Failure> {
+    match std::fs::write(path, text) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            println!("{text}");
+            Err(Failure::Other(anyhow!("cannot write {}: {e}; the result is printed above instead", path.display())))
+        }
+    }
+}
 
 pub fn json(result: &JobResult) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(result)?)

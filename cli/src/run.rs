@@ -14,8 +14,8 @@ pub struct RunArgs {
     /// Print exactly one JSON result document on stdout (logs and progress go to stderr).
     #[arg(long)]
     pub json: bool,
-    /// In-process nodes of the embedded cluster (default: one per core).
-    #[arg(long)]
+    /// In-process nodes of the embedded cluster, at least 1 (default: one per core).
+    #[arg(long, value_parser = crate::at_least_one)]
     pub nodes: Option<usize>,
     /// Write the result here: JSON for a spec, the priced CSV for a CSV portfolio.
     #[arg(long, short)]
@@ -23,9 +23,11 @@ pub struct RunArgs {
     /// Pricing paths per instrument (overrides the spec; CSV default 20000).
     #[arg(long)]
     pub paths: Option<u64>,
-    /// Exercise dates per year for CSV rows (at least 10 per option). Without it the engine
-    /// picks the dates and extrapolates to continuous exercise (American options).
-    #[arg(long)]
+    /// Exercise dates per year for CSV rows, 1 to 100000 (at least 10 per option, at most
+    /// 100000 per option). Without it the engine picks the dates and extrapolates to
+    /// continuous exercise (American options). CSV input only: a JSON spec sets
+    /// `exercise.steps` per instrument.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=workshop_csv::MAX_STEPS))]
     pub steps: Option<u64>,
     /// Random seed (overrides the spec; CSV default 42).
     #[arg(long)]
@@ -57,6 +59,15 @@ fn csv_settings(args: &RunArgs) -> CsvSettings {
 
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     let mut input = input::load(&args.spec, &csv_settings(&args))?;
+    if let (Input::Spec(_), Some(_)) = (&input, args.steps) {
+        return Err(Failure::Invalid(format!(
+            "--steps applies to workshop CSV input only; {} is a JSON spec: set exercise.steps per instrument",
+            args.spec.display()
+        )));
+    }
+    if let Some(path) = &args.output {
+        output::check_writable(path)?;
+    }
     if let Input::Spec(spec) = &mut input {
         if let Some(p) = args.paths {
             spec.paths = p;
@@ -67,7 +78,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         }
     }
     let job = input::validate(&args.spec, &input)?;
-    let nodes = args.nodes.unwrap_or_else(crate::cores).max(1);
+    let nodes = args.nodes.unwrap_or_else(crate::cores);
     let bar = progress::bar(args.quiet, 0, &job.name);
     let spec = input.spec().clone();
     let outcome =
@@ -80,7 +91,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             Input::Csv(portfolio) => workshop_csv::write_results(portfolio, &result.results).context("writing CSV")?,
             Input::Spec(_) => output::json(&result)?,
         };
-        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        output::write_or_print(path, &text)?;
     }
     if args.json {
         println!("{}", output::json(&result)?);

@@ -37,6 +37,13 @@ impl Client {
     /// Submits a job; returns its id.
     pub async fn submit(&mut self, spec: &JobSpec) -> Result<String, Error> {
         let req = v1::SubmitRequest { spec: Some(convert::spec_to_proto(spec)) };
+        // Over the limit, the server would reset the stream mid-upload ("h2 protocol error"):
+        // say what is wrong instead.
+        crate::session::check_size(
+            "the submitted spec",
+            prost::Message::encoded_len(&req),
+            pathgrid_proto::DEFAULT_MAX_MESSAGE_BYTES,
+        )?;
         Ok(self.inner.submit(req).await?.into_inner().id)
     }
 

@@ -66,6 +66,7 @@ impl Cluster {
             tracker: tracker.clone(),
             max_active_instruments: config.max_active_instruments,
             checkpoint_interval: config.checkpoint_interval,
+            max_message_bytes: config.max_message_bytes,
             counter: 0,
         };
         for cp in restored {
@@ -165,6 +166,7 @@ struct Registry {
     tracker: TaskTracker,
     max_active_instruments: usize,
     checkpoint_interval: Duration,
+    max_message_bytes: usize,
     counter: u64,
 }
 
@@ -215,6 +217,7 @@ impl Registry {
     fn submit(&mut self, spec: JobSpec) -> Result<String, Error> {
         let job = spec.validate()?;
         let id = self.new_id(&spec.name);
+        crate::session::check_deliverable(&id, &spec, self.max_message_bytes)?;
         let ctx = Arc::new(JobContext::new(JobId::from(id.as_str()), spec, job));
         self.spawn_job(ctx, None);
         tracing::info!(job = %id, "job submitted");
@@ -274,22 +277,10 @@ impl Registry {
                     JobStatus::Cancelled => JobPhase::Cancelled,
                     _ => JobPhase::Failed,
                 };
-                let p = Progress {
-                    job_id: cp.job_id.clone(),
-                    name: cp.spec.name.clone(),
-                    phase,
-                    date: None,
-                    batches_done: 0,
-                    batches_total: 0,
-                    elapsed: Duration::from_secs_f64(cp.elapsed_s.max(0.0)),
-                    eta: None,
-                    error: cp.result.as_ref().and_then(|r| r.error.clone()),
-                    result: cp.result,
-                    training_tasks: 0,
-                    pricing_tasks: 0,
-                };
-                let (_tx, events) = watch::channel(p);
-                self.insert(cp.job_id, Entry { tx: None, events });
+                let ctx = JobContext::new(JobId::from(cp.job_id.as_str()), cp.spec.clone(), job);
+                let id = cp.job_id.clone();
+                let (_tx, events) = watch::channel(job::ended_progress(&ctx, cp, phase));
+                self.insert(id, Entry { tx: None, events });
             }
         }
     }

@@ -13,16 +13,29 @@ pub enum Error {
     Checkpoint(String),
     #[error("unknown job {0}")]
     UnknownJob(String),
-    #[error("gRPC transport: {0}")]
-    Transport(#[from] tonic::transport::Error),
-    #[error("gRPC: {0}")]
-    Status(#[from] tonic::Status),
+    /// Like [`Error::Status`], the text holds the whole cause chain, each part once.
+    #[error("gRPC transport: {}", chain_text(.0))]
+    Transport(tonic::transport::Error),
+    /// Shown once: not a `#[source]`, since the status's text already holds its cause
+    /// (as a source it would print twice in an error chain).
+    #[error("{}", status_text(.0))]
+    Status(tonic::Status),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("the coordinator is shutting down")]
     ShuttingDown,
     #[error("job {job_id} {status}: {message}")]
     JobFailed { job_id: String, status: String, message: String },
+    /// A job that could not reach a node: its definition, as the nodes receive it, is over
+    /// the gRPC message limit. Refused at submit so it never blocks the queue.
+    #[error(
+        "job too large: {what} encodes to {bytes} bytes, over the limit of {limit} bytes \
+         (the {max}-byte gRPC message size less headroom); split it into smaller jobs"
+    )]
+    TooLarge { what: &'static str, bytes: usize, limit: usize, max: usize },
+    /// Something a job computed from finite statistics is not finite: its values overflow.
+    #[error("instrument {instrument:?}: {what} are not finite (its values overflow the range of f64)")]
+    NonFinite { instrument: String, what: &'static str },
     #[error("{0}")]
     Node(String),
     #[error("invalid configuration: {0}")]
@@ -33,6 +46,7 @@ impl From<Error> for tonic::Status {
     fn from(e: Error) -> Self {
         match e {
             Error::InvalidSpec(e) => tonic::Status::invalid_argument(e.to_string()),
+            e @ Error::TooLarge { .. } => tonic::Status::invalid_argument(e.to_string()),
             Error::Proto(e) => e.into(),
             Error::UnknownJob(id) => tonic::Status::not_found(format!("unknown job {id}")),
             Error::ShuttingDown => tonic::Status::unavailable("the coordinator is shutting down"),
@@ -40,4 +54,44 @@ impl From<Error> for tonic::Status {
             e => tonic::Status::internal(e.to_string()),
         }
     }
+}
+
+impl From<tonic::Status> for Error {
+    fn from(s: tonic::Status) -> Self {
+        Error::Status(s)
+    }
+}
+
+impl From<tonic::transport::Error> for Error {
+    fn from(e: tonic::transport::Error) -> Self {
+        Error::Transport(e)
+    }
+}
+
+/// `message (gRPC code)`, with its causes.
+fn status_text(s: &tonic::Status) -> String {
+    let head = if s.message().is_empty() {
+        format!("gRPC {:?}", s.code())
+    } else {
+        format!("{} (gRPC {:?})", s.message(), s.code())
+    };
+    with_causes(head, std::error::Error::source(s))
+}
+
+/// An error and its causes, each part once: tonic's errors repeat their own text in
+/// their sources ("transport error: transport error: tcp connect error: tcp connect error").
+fn chain_text(e: &dyn std::error::Error) -> String {
+    with_causes(e.to_string(), e.source())
+}
+
+fn with_causes(mut text: String, mut cause: Option<&dyn std::error::Error>) -> String {
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
 }

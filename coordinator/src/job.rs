@@ -125,41 +125,9 @@ struct JobActor {
 pub(crate) fn spawn(p: JobParams) -> (mpsc::Sender<JobMsg>, watch::Receiver<Progress>) {
     let (tx, rx) = mpsc::channel(8192);
     let ctx = p.ctx;
-    let r_of = |i: usize| ctx.problems.get(i).map(|p| p.regression_dates()).unwrap_or(0);
-    let mut insts: Vec<Inst> = (0..ctx.problems.len())
-        .map(|i| Inst {
-            solved_from: r_of(i),
-            solved: vec![None; r_of(i)],
-            restored_pricing: Vec::new(),
-            state: InstState::Waiting,
-        })
-        .collect();
-    let mut previous_elapsed = 0.0;
-    if let Some(cp) = &p.restored {
-        previous_elapsed = cp.elapsed_s;
-        for (inst, c) in insts.iter_mut().zip(&cp.instruments) {
-            if c.solved.len() == inst.solved.len() && c.solved_from <= inst.solved.len() {
-                inst.solved_from = c.solved_from;
-                inst.solved = c.solved.clone();
-                inst.restored_pricing = c.pricing.clone();
-                if let Some(r) = &c.result {
-                    inst.state = InstState::Done(Box::new(r.clone()));
-                }
-            }
-        }
-    }
-    let mut batches_total = 0;
-    let mut done = 0;
-    for (problem, inst) in ctx.problems.iter().zip(&insts) {
-        let tb = problem.batches(PassPhase::Training);
-        let pb = problem.batches(PassPhase::Pricing);
-        let r = problem.regression_dates() as u64;
-        batches_total += r * tb + pb;
-        match inst.state {
-            InstState::Done(_) => done += r * tb + pb,
-            _ => done += (r - inst.solved_from as u64) * tb + inst.restored_pricing.len() as u64,
-        }
-    }
+    let insts = restored_insts(&ctx, p.restored.as_ref());
+    let previous_elapsed = p.restored.as_ref().map_or(0.0, |cp| cp.elapsed_s);
+    let (done, batches_total) = batch_counts(&ctx, &insts);
     let now = Instant::now();
     let initial = Progress {
         job_id: ctx.id.to_string(),
@@ -204,6 +172,69 @@ pub(crate) fn spawn(p: JobParams) -> (mpsc::Sender<JobMsg>, watch::Receiver<Prog
     };
     p.tracker.spawn(actor.run(tx.clone(), p.shutdown));
     (tx, events_rx)
+}
+
+/// The per-instrument state of a job: fresh, or as far as its checkpoint got.
+fn restored_insts(ctx: &JobContext, restored: Option<&Checkpoint>) -> Vec<Inst> {
+    let r_of = |i: usize| ctx.problems.get(i).map(|p| p.regression_dates()).unwrap_or(0);
+    let mut insts: Vec<Inst> = (0..ctx.problems.len())
+        .map(|i| Inst {
+            solved_from: r_of(i),
+            solved: vec![None; r_of(i)],
+            restored_pricing: Vec::new(),
+            state: InstState::Waiting,
+        })
+        .collect();
+    if let Some(cp) = restored {
+        for (inst, c) in insts.iter_mut().zip(&cp.instruments) {
+            if c.solved.len() == inst.solved.len() && c.solved_from <= inst.solved.len() {
+                inst.solved_from = c.solved_from;
+                inst.solved = c.solved.clone();
+                inst.restored_pricing = c.pricing.clone();
+                if let Some(r) = &c.result {
+                    inst.state = InstState::Done(Box::new(r.clone()));
+                }
+            }
+        }
+    }
+    insts
+}
+
+/// (batches done, batches in all) over every round of every instrument.
+fn batch_counts(ctx: &JobContext, insts: &[Inst]) -> (u64, u64) {
+    let mut total = 0;
+    let mut done = 0;
+    for (problem, inst) in ctx.problems.iter().zip(insts) {
+        let tb = problem.batches(PassPhase::Training);
+        let pb = problem.batches(PassPhase::Pricing);
+        let r = problem.regression_dates() as u64;
+        total += r * tb + pb;
+        match inst.state {
+            InstState::Done(_) => done += r * tb + pb,
+            _ => done += (r - inst.solved_from as u64) * tb + inst.restored_pricing.len() as u64,
+        }
+    }
+    (done, total)
+}
+
+/// The progress of a job restored from a checkpoint that had already ended: its batch
+/// counts are those the checkpoint shows, as for a job that resumes.
+pub(crate) fn ended_progress(ctx: &JobContext, cp: Checkpoint, phase: JobPhase) -> Progress {
+    let (batches_done, batches_total) = batch_counts(ctx, &restored_insts(ctx, Some(&cp)));
+    Progress {
+        job_id: cp.job_id.clone(),
+        name: cp.spec.name.clone(),
+        phase,
+        date: None,
+        batches_done,
+        batches_total,
+        elapsed: Duration::from_secs_f64(cp.elapsed_s.max(0.0)),
+        eta: None,
+        error: cp.result.as_ref().and_then(|r| r.error.clone()),
+        result: cp.result,
+        training_tasks: 0,
+        pricing_tasks: 0,
+    }
 }
 
 impl JobActor {
@@ -259,6 +290,11 @@ impl JobActor {
         self.phase = JobPhase::Failed;
         self.error = Some(message);
         self.result = Some(self.job_result(JobStatus::Failed, Vec::new()));
+    }
+
+    fn fail_non_finite(&mut self, i: usize, what: &'static str) {
+        let instrument = self.ctx.problems[i].instrument.id.clone();
+        self.fail(crate::error::Error::NonFinite { instrument, what }.to_string());
     }
 
     /// Starts instruments until `max_active` are in flight.
@@ -399,7 +435,15 @@ impl JobActor {
                 return self.fail(format!("instrument {i}: {e}"));
             }
         }
+        // Finite batches can still sum to infinity, and a solve can overflow: either way
+        // the policy would be garbage, so the job says so instead of pricing with it.
+        if !merged.is_finite() {
+            return self.fail_non_finite(i, "the merged training statistics");
+        }
         let beta = merged.solve();
+        if beta.as_ref().is_some_and(|b| b.iter().any(|x| !x.is_finite())) {
+            return self.fail_non_finite(i, "the regression coefficients");
+        }
         let inst = &mut self.insts[i];
         inst.solved[date] = beta;
         inst.solved_from = date;
@@ -435,6 +479,7 @@ impl JobActor {
         };
         let batches: Vec<PricingStats> = stats.iter().flatten().copied().collect();
         match finish(&self.ctx.problems[i], &policy, &batches) {
+            Ok(r) if !r.result.is_finite() => return self.fail_non_finite(i, "the results"),
             Ok(r) => self.insts[i].state = InstState::Done(Box::new(r)),
             Err(e) => return self.fail(format!("instrument {i}: {e}")),
         }
@@ -459,6 +504,10 @@ impl JobActor {
                 Ok(r) => r,
                 Err(e) => return self.fail(format!("combining the legs: {e}")),
             };
+            if let Some(r) = results.iter().find(|r| !r.is_finite()) {
+                let instrument = r.id.clone();
+                return self.fail(crate::error::Error::NonFinite { instrument, what: "the results" }.to_string());
+            }
             self.phase = JobPhase::Done;
             self.result = Some(self.job_result(JobStatus::Succeeded, results));
         } else if !self.insts.iter().any(|i| matches!(i.state, InstState::Training { .. })) {

@@ -8,6 +8,7 @@ use crate::job::JobMsg;
 use crate::protocol::{
     JobId, NodeLink, NodeTask, NodeTaskKind, SessionId, TaskErrorKind, TaskOutput, TaskSpec, ToNode, Work,
 };
+use pathgrid_pricing::Phase;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -428,13 +429,23 @@ impl Scheduler {
         };
         n.last_seen = Instant::now();
         self.free.insert(s);
-        if let Err(reason) = check_output(&t, &output) {
-            // A node that sends malformed statistics is not trusted with more work.
-            self.enqueue(t, true);
-            self.stats.requeued += 1;
-            self.lose_node(s, &reason);
-            self.dispatch_all();
-            return;
+        match check_output(&t, &output) {
+            Ok(()) => {}
+            Err(Fault::Node(reason)) => {
+                // A node that sends malformed statistics is not trusted with more work.
+                self.enqueue(t, true);
+                self.stats.requeued += 1;
+                self.lose_node(s, &reason);
+                self.dispatch_all();
+                return;
+            }
+            Err(Fault::Job(message)) => {
+                // Any node would compute the same: the job fails, the node stays.
+                let job = t.job.id.clone();
+                self.deliver(&job, JobMsg::Failed { message });
+                self.dispatch_node(s);
+                return;
+            }
         }
         n.tasks_done += 1;
         let node: Arc<str> = Arc::from(n.name.as_str());
@@ -553,24 +564,29 @@ impl Scheduler {
     }
 }
 
-/// Checks that a node's output has the kind and shape its task calls for.
-fn check_output(t: &TaskSpec, output: &TaskOutput) -> Result<(), String> {
-    let basis = t.job.problems.get(t.instrument as usize).map(|p| p.basis_len()).unwrap_or(0);
-    match (&t.work, output) {
+/// Whose fault a rejected result is.
+enum Fault {
+    /// The node broke the protocol (wrong kind or shape): it is dropped.
+    Node(String),
+    /// The job asked for something that cannot be computed (sums that overflow): it fails.
+    Job(String),
+}
+
+/// Checks that a node's output has the kind and shape its task calls for, and finite sums.
+fn check_output(t: &TaskSpec, output: &TaskOutput) -> Result<(), Fault> {
+    let problem = t.job.problems.get(t.instrument as usize);
+    let basis = problem.map(|p| p.basis_len()).unwrap_or(0);
+    let (finite, phase) = match (&t.work, output) {
         (Work::Train { .. }, TaskOutput::Regression(s)) => {
-            s.check(basis).map_err(|e| format!("bad regression statistics: {e}"))?;
-            if s.ata.iter().chain(&s.aty).any(|v| !v.is_finite()) {
-                return Err("non-finite regression statistics".into());
-            }
-            Ok(())
+            s.check(basis).map_err(|e| Fault::Node(format!("bad regression statistics: {e}")))?;
+            (s.is_finite(), Phase::Training)
         }
-        (Work::Price { .. }, TaskOutput::Pricing(p)) => {
-            let sums = [p.sum_y, p.sum_yy, p.sum_x, p.sum_xx, p.sum_xy, p.sum_e, p.sum_ee];
-            if sums.iter().any(|v| !v.is_finite()) {
-                return Err("non-finite pricing statistics".into());
-            }
-            Ok(())
-        }
-        _ => Err("result kind does not match the task".into()),
+        (Work::Price { .. }, TaskOutput::Pricing(p)) => (p.is_finite(), Phase::Pricing),
+        _ => return Err(Fault::Node("result kind does not match the task".into())),
+    };
+    if finite {
+        return Ok(());
     }
+    let instrument = problem.map(|p| p.instrument.id.clone()).unwrap_or_default();
+    Err(Fault::Job(pathgrid_pricing::Error::NonFinite { instrument, phase: phase.name(), batch: t.batch }.to_string()))
 }

@@ -6,11 +6,14 @@
 //! timeout) the other one stops too, and the scheduler hears "lost" exactly once per cause.
 
 use crate::config::CoordinatorConfig;
+use crate::error::Error;
 use crate::protocol::{NodeTask, NodeTaskKind, SessionId, TaskErrorKind, TaskOutput, ToNode, link_capacity};
 use crate::scheduler::SchedulerHandle;
+use pathgrid_pricing::JobSpec;
 use pathgrid_proto::auth::CheckToken;
 use pathgrid_proto::convert;
 use pathgrid_proto::v1::{self, coordinator_message::Msg as Down, node_message::Msg as Up};
+use prost::Message;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
@@ -167,11 +170,34 @@ async fn handle(sched: &SchedulerHandle, session: SessionId, m: v1::NodeMessage)
     }
 }
 
+/// Bytes kept free below the gRPC message limit: a message that only just fits today must
+/// not stop fitting when a field grows by a few bytes.
+pub const MESSAGE_HEADROOM: usize = 4096;
+
+/// Checks that a message of `bytes` bytes fits the `max`-byte limit with headroom.
+pub fn check_size(what: &'static str, bytes: usize, max: usize) -> Result<(), Error> {
+    let limit = max.saturating_sub(MESSAGE_HEADROOM);
+    if bytes > limit {
+        return Err(Error::TooLarge { what, bytes, limit, max });
+    }
+    Ok(())
+}
+
+/// Checks that the job definition each node receives (the spec plus the job id) fits in
+/// one message of at most `max` bytes: one that does not could never be delivered.
+pub fn check_deliverable(job_id: &str, spec: &JobSpec, max: usize) -> Result<(), Error> {
+    check_size("the job definition sent to nodes", definition(job_id, spec).encoded_len(), max)
+}
+
+/// The message that defines a job on a node.
+fn definition(job_id: &str, spec: &JobSpec) -> v1::CoordinatorMessage {
+    let def = v1::JobDefinition { job_id: job_id.to_string(), spec: Some(convert::spec_to_proto(spec)) };
+    v1::CoordinatorMessage { msg: Some(Down::Job(def)) }
+}
+
 fn to_proto(msg: ToNode) -> v1::CoordinatorMessage {
     let msg = match msg {
-        ToNode::Define(ctx) => {
-            Down::Job(v1::JobDefinition { job_id: ctx.id.to_string(), spec: Some(convert::spec_to_proto(&ctx.spec)) })
-        }
+        ToNode::Define(ctx) => return definition(&ctx.id, &ctx.spec),
         ToNode::Forget(job_id) => Down::Forget(v1::ForgetJob { job_id: job_id.to_string() }),
         ToNode::Task(t) => Down::Task(task_to_proto(t)),
     };

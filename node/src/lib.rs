@@ -99,6 +99,14 @@ pub async fn run(config: NodeConfig, shutdown: CancellationToken) -> Result<(), 
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true)
         .tcp_nodelay(true);
+    // A URL without a scheme or host would parse and then fail to connect forever.
+    let uri = endpoint.uri();
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none_or(str::is_empty) {
+        return Err(Error::Config(format!(
+            "coordinator url {:?}: expected http://host:port or https://host:port",
+            config.coordinator_url
+        )));
+    }
     let token = AddToken::new(config.token.as_deref()).map_err(|e| Error::Config(e.to_string()))?;
     let mut worker = Worker::new(config.memory_budget);
     let mut backoff = config.backoff_initial;

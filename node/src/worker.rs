@@ -76,6 +76,9 @@ struct Cached {
 /// Node state owned by the node's session loop.
 pub struct Worker {
     jobs: HashMap<Arc<str>, JobState>,
+    /// Jobs whose definition this node refused, with the reason: their tasks fail at once
+    /// (asking for the definition again would get the same one, forever).
+    refused: HashMap<Arc<str>, String>,
     cache: HashMap<BatchKey, Cached>,
     cached_bytes: usize,
     budget: usize,
@@ -97,7 +100,15 @@ impl std::fmt::Debug for Worker {
 
 impl Worker {
     pub fn new(budget: usize) -> Self {
-        Worker { jobs: HashMap::new(), cache: HashMap::new(), cached_bytes: 0, budget, clock: 0, rebuilds: 0 }
+        Worker {
+            jobs: HashMap::new(),
+            refused: HashMap::new(),
+            cache: HashMap::new(),
+            cached_bytes: 0,
+            budget,
+            clock: 0,
+            rebuilds: 0,
+        }
     }
 
     pub fn cached_bytes(&self) -> usize {
@@ -110,13 +121,23 @@ impl Worker {
 
     /// Registers a job definition (validated here as well: bad input never runs).
     pub fn define(&mut self, def: &v1::JobDefinition) -> Result<(), String> {
-        let spec = def.spec.as_ref().ok_or("job.spec: missing")?;
-        let spec = convert::spec_from_proto(spec).map_err(|e| format!("job.spec.{e}"))?;
         let id: Arc<str> = Arc::from(def.job_id.as_str());
+        let parsed = def
+            .spec
+            .as_ref()
+            .ok_or_else(|| "job.spec: missing".to_string())
+            .and_then(|spec| convert::spec_from_proto(spec).map_err(|e| format!("job.spec.{e}")));
+        let spec = match parsed {
+            Ok(spec) => spec,
+            Err(e) => return Err(self.refuse(id, e)),
+        };
         if self.jobs.get(&id).is_some_and(|j| j.spec == spec) {
             return Ok(());
         }
-        let job = spec.validate().map_err(|e| e.to_string())?;
+        let job = match spec.validate() {
+            Ok(job) => job,
+            Err(e) => return Err(self.refuse(id, e.to_string())),
+        };
         self.forget(&id);
         self.jobs.insert(
             id,
@@ -125,9 +146,16 @@ impl Worker {
         Ok(())
     }
 
+    fn refuse(&mut self, id: Arc<str>, reason: String) -> String {
+        self.forget(&id);
+        self.refused.insert(id, reason.clone());
+        reason
+    }
+
     /// Drops everything about a job.
     pub fn forget(&mut self, job_id: &str) {
         self.jobs.remove(job_id);
+        self.refused.remove(job_id);
         let keys: Vec<BatchKey> = self.cache.keys().filter(|k| &*k.0 == job_id).cloned().collect();
         for k in keys {
             self.evict(&k);
@@ -145,7 +173,12 @@ impl Worker {
         let fatal = |m: String| TaskFailure::Fatal(m);
         let job_id: Arc<str> = match self.jobs.get_key_value(task.job_id.as_str()) {
             Some((k, _)) => k.clone(),
-            None => return Err(TaskFailure::NeedState(format!("unknown job {}", task.job_id))),
+            None => {
+                return Err(match self.refused.get(task.job_id.as_str()) {
+                    Some(reason) => fatal(format!("this node refused the job definition: {reason}")),
+                    None => TaskFailure::NeedState(format!("unknown job {}", task.job_id)),
+                });
+            }
         };
         let task_id = task.task_id;
         let batch = task.batch;
@@ -397,9 +430,13 @@ mod tests {
             kind: Some(v1::task::Kind::Pricing(v1::PricingTask { policy: None })),
         };
         assert!(matches!(w.prepare(&pricing), Err(TaskFailure::NeedState(_))));
-        // A bad job definition is refused.
+        // A bad job definition is refused, and its tasks fail rather than ask for it again.
         let mut bad = convert::spec_to_proto(&spec);
         bad.paths = 0;
         assert!(w.define(&v1::JobDefinition { job_id: "k".into(), spec: Some(bad) }).is_err());
+        let task = v1::Task { job_id: "k".into(), ..pricing.clone() };
+        assert!(matches!(w.prepare(&task), Err(TaskFailure::Fatal(m)) if m.contains("paths")));
+        w.forget("k");
+        assert!(matches!(w.prepare(&task), Err(TaskFailure::NeedState(_))));
     }
 }

@@ -65,6 +65,13 @@ pub enum Error {
     StatsDimension { got: usize, expected: usize },
     #[error("exercise policy covers {got} dates, the instrument needs {expected}")]
     PolicyLength { got: usize, expected: usize },
+    /// A batch's sums left the range of f64. Validation bounds magnitudes so that this
+    /// cannot happen; if it does, the job fails with this reason rather than retrying.
+    #[error(
+        "instrument {instrument:?}: the {phase} statistics of batch {batch} are not finite \
+         (its values overflow the range of f64)"
+    )]
+    NonFinite { instrument: String, phase: &'static str, batch: u64 },
     #[error("no pricing batches were merged")]
     NoSamples,
     #[error("workshop CSV: {0}")]

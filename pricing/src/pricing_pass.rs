@@ -36,6 +36,23 @@ pub struct PricingStats {
 
 impl PricingStats {
     /// Adds another batch's sums; merge in batch-index order for reproducible results.
+    /// True when every sum is a finite number.
+    pub fn is_finite(&self) -> bool {
+        [
+            self.sum_y,
+            self.sum_yy,
+            self.sum_x,
+            self.sum_xx,
+            self.sum_xy,
+            self.sum_e,
+            self.sum_ee,
+            self.sum_u,
+            self.sum_uu,
+        ]
+        .iter()
+        .all(|v| v.is_finite())
+    }
+
     pub fn merge(&mut self, o: &PricingStats) {
         self.samples += o.samples;
         self.sum_y += o.sum_y;
@@ -176,6 +193,13 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
         for i in 0..n {
             stats.add(y[i], x[i], e[i]);
         }
+    }
+    if !stats.is_finite() {
+        return Err(Error::NonFinite {
+            instrument: problem.instrument.id.clone(),
+            phase: Phase::Pricing.name(),
+            batch,
+        });
     }
     Ok(stats)
 }

@@ -45,6 +45,11 @@ impl RegressionStats {
         Ok(())
     }
 
+    /// True when every sum is a finite number.
+    pub fn is_finite(&self) -> bool {
+        self.ata.iter().chain(&self.aty).all(|v| v.is_finite())
+    }
+
     /// Adds another batch's statistics. Callers merge in batch-index order so the
     /// floating-point sums, and hence the results, are reproducible.
     pub fn merge(&mut self, other: &RegressionStats) -> Result<(), Error> {
@@ -68,7 +73,7 @@ impl RegressionStats {
         if self.count == 0 || n == 0 {
             return None;
         }
-        if self.ata.iter().chain(&self.aty).any(|x| !x.is_finite()) {
+        if !self.is_finite() {
             return None;
         }
         let m = SymMatrix::from_packed_upper(n, &self.ata)?;

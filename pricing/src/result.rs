@@ -31,6 +31,21 @@ pub struct InstrumentResult {
     pub accuracy: Option<Accuracy>,
 }
 
+impl InstrumentResult {
+    /// True when every number of the result is finite.
+    pub fn is_finite(&self) -> bool {
+        let main = [self.price, self.std_error, self.ci95[0], self.ci95[1], self.european_price];
+        let bounds = self.lower_bound.iter().chain(&self.upper_bound).flat_map(|e| [e.value, e.std_error]);
+        let accuracy = self.accuracy.iter().flat_map(|a| a.extrapolation.into_iter().chain(a.policy_bias));
+        main.into_iter()
+            .chain([self.early_exercise_premium])
+            .chain(self.exercise_boundary.iter().flatten().flatten().copied())
+            .chain(bounds)
+            .chain(accuracy)
+            .all(f64::is_finite)
+    }
+}
+
 /// A Monte Carlo estimate and its standard error.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {

@@ -54,7 +54,10 @@ pub struct InstrumentSpec {
 }
 
 /// A number for one asset, or an array with one entry per asset.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Deserialized by hand rather than as an untagged enum, so a wrong value says what was
+/// expected ("a number or an array of numbers") instead of naming an internal type.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Scalars {
     One(f64),
@@ -82,8 +85,11 @@ impl Scalars {
     }
 }
 
+/// Written as `{"type": "gbm", ...}`. Read through [`raw::Model`], a plain struct: serde
+/// buffers internally tagged enums and loses the field path inside them, so an error in
+/// `vol` would only name `model`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields, from = "raw::Model")]
 pub enum ModelSpec {
     /// Geometric Brownian motion, one or several correlated assets.
     Gbm {
@@ -101,8 +107,10 @@ fn zero_dividend() -> Scalars {
     Scalars::One(0.0)
 }
 
+/// Written as `{"type": "put", "strike": ...}`; read through [`raw::Payoff`] for the
+/// same reason as [`ModelSpec`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields, try_from = "raw::Payoff")]
 pub enum PayoffSpec {
     Put {
         strike: f64,
@@ -150,6 +158,129 @@ pub struct ExerciseSpec {
     pub steps: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dates: Option<Vec<f64>>,
+}
+
+impl<'de> Deserialize<'de> for Scalars {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, SeqAccess, Visitor};
+        use std::fmt;
+
+        struct ScalarsVisitor;
+
+        impl<'de> Visitor<'de> for ScalarsVisitor {
+            type Value = Scalars;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number or an array of numbers")
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalars, E> {
+                Ok(Scalars::One(v))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalars, E> {
+                Ok(Scalars::One(v as f64))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalars, E> {
+                Ok(Scalars::One(v as f64))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalars, A::Error> {
+                let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                while let Some(x) = seq.next_element::<f64>()? {
+                    values.push(x);
+                }
+                Ok(Scalars::Many(values))
+            }
+        }
+
+        d.deserialize_any(ScalarsVisitor)
+    }
+}
+
+/// The shapes the JSON of tagged specs is read into: plain structs, whose fields serde
+/// tracks by path, turned into the enums afterwards.
+mod raw {
+    use super::{ModelSpec, PayoffSpec, Scalars, zero_dividend};
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum ModelKind {
+        Gbm,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Model {
+        #[serde(rename = "type")]
+        kind: ModelKind,
+        spot: Scalars,
+        vol: Scalars,
+        rate: f64,
+        #[serde(default = "zero_dividend")]
+        dividend: Scalars,
+        #[serde(default)]
+        correlation: Option<Vec<Vec<f64>>>,
+    }
+
+    impl From<Model> for ModelSpec {
+        fn from(m: Model) -> ModelSpec {
+            match m.kind {
+                ModelKind::Gbm => ModelSpec::Gbm {
+                    spot: m.spot,
+                    vol: m.vol,
+                    rate: m.rate,
+                    dividend: m.dividend,
+                    correlation: m.correlation,
+                },
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum PayoffKind {
+        Put,
+        Call,
+        MaxCall,
+        MinPut,
+        BasketPut,
+        BasketCall,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(super) struct Payoff {
+        #[serde(rename = "type")]
+        kind: PayoffKind,
+        strike: f64,
+        #[serde(default)]
+        weights: Option<Vec<f64>>,
+    }
+
+    impl TryFrom<Payoff> for PayoffSpec {
+        type Error = &'static str;
+
+        fn try_from(p: Payoff) -> Result<PayoffSpec, &'static str> {
+            let Payoff { kind, strike, weights } = p;
+            Ok(match kind {
+                PayoffKind::Put => PayoffSpec::Put { strike, weights },
+                PayoffKind::Call => PayoffSpec::Call { strike, weights },
+                PayoffKind::BasketPut => PayoffSpec::BasketPut { strike, weights },
+                PayoffKind::BasketCall => PayoffSpec::BasketCall { strike, weights },
+                PayoffKind::MaxCall if weights.is_some() => {
+                    return Err("unknown field `weights`: max_call takes no weights");
+                }
+                PayoffKind::MinPut if weights.is_some() => {
+                    return Err("unknown field `weights`: min_put takes no weights");
+                }
+                PayoffKind::MaxCall => PayoffSpec::MaxCall { strike },
+                PayoffKind::MinPut => PayoffSpec::MinPut { strike },
+            })
+        }
+    }
 }
 
 /// Counts in the spec: whole numbers, also when written as integral floats (`50.0`), which

@@ -102,6 +102,13 @@ impl TrainingBatch {
         if itm.rows.len() <= MAX_CACHED_ROW_VALUES {
             self.itm_cache = Some(itm);
         }
+        if !stats.is_finite() {
+            return Err(Error::NonFinite {
+                instrument: problem.instrument.id.clone(),
+                phase: Phase::Training.name(),
+                batch: self.batch,
+            });
+        }
         Ok(stats)
     }
 

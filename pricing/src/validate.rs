@@ -18,15 +18,36 @@ pub const MAX_DATES: u64 = 100_000;
 pub const MAX_BATCH_SIZE: u64 = 1 << 20;
 pub const MAX_INSTRUMENTS: usize = 100_000;
 pub const DEFAULT_BATCH_SIZE: u64 = 8192;
+/// Range of spots and strikes, in any currency unit. Beyond it the simulated values, their
+/// squares and their basis powers leave the range of f64; no real price lies outside it.
+pub const MIN_PRICE: f64 = 1e-6;
+pub const MAX_PRICE: f64 = 1e9;
+/// Largest basket weight in absolute value.
+pub const MAX_WEIGHT: f64 = 1e6;
+/// Natural log of the largest sum the kernels may build (f64 overflows at e^709.78): what
+/// validation allows keeps every statistic below it with room to spare.
+const MAX_LN_SUM: f64 = 690.0;
+/// A move of this many standard deviations bounds every simulated path in practice (the
+/// largest of 10^13 normal draws is about 7.7).
+const TAIL_SIGMAS: f64 = 9.0;
 
 /// Parses a JSON job spec; errors carry the JSON path of the offending field.
+///
+/// A leading UTF-8 byte order mark is skipped (editors on Windows write one), and anything
+/// but whitespace after the document is refused: a second document appended by mistake
+/// must not be dropped without a word.
 pub fn parse_spec(text: &str) -> Result<JobSpec, SpecErrors> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let spec: JobSpec = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
         SpecErrors::single(path, e.into_inner().to_string())
-    })
+    })?;
+    de.end().map_err(|e| {
+        SpecErrors::single("", format!("unexpected content after the JSON document ({e}); a file holds one spec"))
+    })?;
+    Ok(spec)
 }
 
 /// Parses and validates in one step.
@@ -80,14 +101,25 @@ impl JobSpec {
             antithetic,
         };
         let mut instruments = Vec::with_capacity(self.instruments.len());
+        // Position in the spec of each instrument that validated.
+        let mut inst_index = Vec::with_capacity(self.instruments.len());
         let mut work = 0.0;
+        // A set, not a scan of the earlier ids: a book of 100,000 instruments is allowed.
+        let mut seen = std::collections::HashSet::with_capacity(self.instruments.len());
         for (i, spec) in self.instruments.iter().enumerate() {
             let path = format!("instruments[{i}]");
-            if self.instruments[..i].iter().any(|o| o.id == spec.id) {
+            if !seen.insert(spec.id.as_str()) {
                 v.push(format!("{path}.id"), format!("duplicate id {:?}", spec.id));
             }
             if let Some(inst) = v.instrument(&path, spec, self.basis) {
                 instruments.push(inst);
+                inst_index.push(i);
+            }
+        }
+        let all_paths = settings.paths as f64 + settings.training_paths as f64;
+        for (i, inst) in instruments.iter().enumerate() {
+            if let Some(message) = overflow(inst, all_paths) {
+                v.push(format!("instruments[{}]", inst_index[i]), message);
             }
         }
         let (instruments, outputs) = plan::expand(instruments, settings.training_paths);
@@ -103,6 +135,51 @@ impl JobSpec {
         }
         v.finish(Job { name: name.to_string(), settings, instruments, outputs })
     }
+}
+
+const PRICE_RANGE: &str = "must lie in [1e-6, 1e9] (the range of spots and strikes the engine supports)";
+const WEIGHT_RANGE: &str = "must lie in [-1e6, 1e6]";
+
+/// Refuses an instrument whose simulated values could overflow a statistic: each field may
+/// lie in its range while the combination does not (a spot 10^15 times the strike, raised to
+/// the basis degree and squared). Bounds, in natural logs: the largest asset value over the
+/// strike `x` (a [`TAIL_SIGMAS`] move plus the drift), the payoff over the strike (at most
+/// 1 + Σ|w|·x), the basis functions (at most (1 + x)^degree), the discounted payoff, and the
+/// sums of their squares and products over every path of the job.
+fn overflow(inst: &Instrument, paths: f64) -> Option<String> {
+    let m = &inst.model;
+    let t = inst.maturity();
+    let strike = inst.payoff.strike();
+    let growth = (0..m.assets())
+        .map(|a| {
+            let drift = (m.rate - m.dividend[a]).max(0.0) * t;
+            let spread = TAIL_SIGMAS * m.vol[a] * t.sqrt();
+            // sup over σ√t of (zσ√t − σ²t/2) is z²/2: the Itô term caps any vol's reach.
+            drift + spread.min(0.5 * TAIL_SIGMAS * TAIL_SIGMAS)
+        })
+        .fold(0.0, f64::max);
+    let spot = m.spot.iter().copied().fold(0.0, f64::max);
+    let ln_x = (spot / strike).ln() + growth;
+    let weight: f64 = match &inst.payoff {
+        Payoff::Put { weights: Some(w), .. } | Payoff::Call { weights: Some(w), .. } => {
+            w.iter().map(|x| x.abs()).sum::<f64>().max(1.0)
+        }
+        _ => 1.0,
+    };
+    let ln_payoff = (weight.ln() + ln_x).max(0.0) + std::f64::consts::LN_2;
+    let ln_discounted = strike.ln() + ln_payoff + (-m.rate).max(0.0) * t;
+    let degree = f64::from(inst.basis.degree().max(1));
+    let ln_row = (degree * (ln_x.max(0.0) + std::f64::consts::LN_2)).max(ln_payoff);
+    let worst = (2.0 * ln_row).max(ln_row + ln_discounted).max(2.0 * ln_discounted) + paths.max(1.0).ln();
+    (worst > MAX_LN_SUM).then(|| {
+        format!(
+            "values out of range: simulated prices can reach {:.1e} times the strike, and their sums over \
+             the paths (squared, and to the basis degree {}) would overflow; bring spot and strike closer, \
+             or lower vol, maturity, rate − dividend or the basis degree",
+            ln_x.exp(),
+            inst.basis.degree()
+        )
+    })
 }
 
 #[derive(Default)]
@@ -206,7 +283,9 @@ impl Validator {
             return None;
         }
         let before = self.issues.len();
-        let spot = self.per_asset(&format!("{path}.spot"), spot, assets, |x| (x <= 0.0).then_some("must be > 0"));
+        let spot = self.per_asset(&format!("{path}.spot"), spot, assets, |x| {
+            (x <= 0.0).then_some("must be > 0").or((!(MIN_PRICE..=MAX_PRICE).contains(&x)).then_some(PRICE_RANGE))
+        });
         let vol = self.per_asset(&format!("{path}.vol"), vol, assets, |x| {
             (x < 0.0).then_some("must be >= 0").or((x > 10.0).then_some("must be at most 10 (1000%)"))
         });
@@ -245,15 +324,21 @@ impl Validator {
             PayoffSpec::MinPut { strike } => (*strike, None, "min_put"),
         };
         let before = self.issues.len();
-        if self.finite(&format!("{path}.strike"), strike) && strike <= 0.0 {
-            self.push(format!("{path}.strike"), "must be > 0");
+        if self.finite(&format!("{path}.strike"), strike) {
+            if strike <= 0.0 {
+                self.push(format!("{path}.strike"), "must be > 0");
+            } else if !(MIN_PRICE..=MAX_PRICE).contains(&strike) {
+                self.push(format!("{path}.strike"), PRICE_RANGE);
+            }
         }
         if let Some(w) = weights {
             if w.len() != assets {
                 self.push(format!("{path}.weights"), format!("expected {assets} weights, got {}", w.len()));
             }
             for (j, &x) in w.iter().enumerate() {
-                self.finite(&format!("{path}.weights[{j}]"), x);
+                if self.finite(&format!("{path}.weights[{j}]"), x) && x.abs() > MAX_WEIGHT {
+                    self.push(format!("{path}.weights[{j}]"), WEIGHT_RANGE);
+                }
             }
         }
         let basket = |w: Option<&Vec<f64>>| Some(w.cloned().unwrap_or_else(|| vec![1.0 / assets as f64; assets]));

@@ -42,7 +42,7 @@ pub const HEADER: &str =
 pub const MAX_ROWS: usize = 100_000;
 
 /// Most exercise dates per option, whatever the settings.
-pub const MAX_STEPS: u64 = 100_000;
+pub const MAX_STEPS: u64 = crate::validate::MAX_DATES;
 
 /// Problems reported in detail; further ones are only counted.
 pub const MAX_ISSUES: usize = 100;
@@ -77,8 +77,9 @@ impl Default for CsvSettings {
 
 impl CsvSettings {
     /// Exercise dates for an option of `days` (Actual/365) to maturity:
-    /// `max(min_steps, ceil(days / 365 × steps_per_year))`, capped at [`MAX_STEPS`]; `None`
-    /// (the engine's choice) when `steps_per_year` is 0.
+    /// `max(min_steps, ceil(days / 365 × steps_per_year))`; `None` (the engine's choice) when
+    /// `steps_per_year` is 0. Not capped: validation refuses more than [`MAX_STEPS`] and
+    /// names the row, rather than pricing other dates than those asked for.
     /// Computed in integers, so a whole number of years gives exactly `years × steps_per_year`.
     pub fn steps_for_days(&self, days: i64) -> Option<u64> {
         if self.steps_per_year == 0 {
@@ -87,8 +88,8 @@ impl CsvSettings {
         let days = u128::try_from(days.max(0)).unwrap_or(0);
         let per_year = u128::from(self.steps_per_year);
         let from_rate = (days * per_year).div_ceil(365);
-        let steps = from_rate.max(u128::from(self.min_steps.max(1))).min(u128::from(MAX_STEPS));
-        Some(u64::try_from(steps).unwrap_or(MAX_STEPS))
+        let steps = from_rate.max(u128::from(self.min_steps.max(1)));
+        Some(u64::try_from(steps).unwrap_or(u64::MAX))
     }
 }
 
@@ -133,14 +134,17 @@ pub fn parse(text: &str, name: &str, settings: &CsvSettings) -> Result<CsvPortfo
     let mut issues = Issues::default();
 
     let mut instruments = Vec::with_capacity(rows.len());
-    // Data row number (1-based) of each instrument in `instruments`.
+    // Data row number (1-based) of each instrument in `instruments`, and the columns of
+    // that row already reported (validation must not report them again).
     let mut row_of = Vec::with_capacity(rows.len());
+    let mut reported = Vec::with_capacity(rows.len());
     let mut first_row_of_id: HashMap<String, usize> = HashMap::new();
     for (i, line) in rows.iter().enumerate() {
         let row = i + 1;
-        if let Some(instrument) = parse_row(line, row, settings, &mut first_row_of_id, &mut issues) {
+        if let Some((instrument, columns)) = parse_row(line, row, settings, &mut first_row_of_id, &mut issues) {
             instruments.push(instrument);
             row_of.push(row);
+            reported.push(columns);
         }
     }
 
@@ -154,13 +158,23 @@ pub fn parse(text: &str, name: &str, settings: &CsvSettings) -> Result<CsvPortfo
         basis: None,
         instruments,
     };
-    // Validate what parsed, so content problems of good-looking rows show up together with
-    // the syntax problems of others.
+    // Validate what parsed, so content problems show up together with the syntax problems,
+    // of other rows and of the same row.
     if !spec.instruments.is_empty()
         && let Err(errors) = spec.validate()
     {
         for issue in errors.0 {
-            issues.add(map_issue(issue, &row_of));
+            let (issue, at) = map_issue(issue, &row_of);
+            let already = match at {
+                Some((i, column)) => reported.get(i).is_some_and(|r: &Vec<&str>| {
+                    // An issue of no particular column may stem from a placeholder.
+                    column.map_or(!r.is_empty(), |c| r.contains(&c))
+                }),
+                None => false,
+            };
+            if !already {
+                issues.add(issue);
+            }
         }
     }
     issues.finish()?;
@@ -356,11 +370,9 @@ impl Issues {
         self.push(cell_path(row, column), message);
     }
 
-    fn len(&self) -> usize {
-        self.list.len() + self.dropped
-    }
-
     fn finish(mut self) -> Result<(), SpecErrors> {
+        // Syntax problems were found first and content problems after: list them by row.
+        self.list.sort_by_key(|i| row_number(&i.path));
         if self.dropped > 0 {
             let n = self.dropped;
             self.list.push(SpecIssue {
@@ -370,6 +382,14 @@ impl Issues {
         }
         if self.list.is_empty() { Ok(()) } else { Err(SpecErrors(self.list)) }
     }
+}
+
+/// The row an issue path names (`row 3, column strike` → 3); 0 for none.
+fn row_number(path: &str) -> usize {
+    path.strip_prefix("row ")
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The path of a cell in issues: `row 3, column strike`.
@@ -455,14 +475,16 @@ fn parse_number(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Parses one data row; reports its problems and returns its instrument when it has none.
+/// Parses one data row and reports its problems. Returns its instrument whenever its numbers
+/// parse, even with other problems (a bad date or type is replaced by a placeholder), so that
+/// validation reports the problems of its values too; with it, the columns already reported.
 fn parse_row(
     line: &str,
     row: usize,
     settings: &CsvSettings,
     first_row_of_id: &mut HashMap<String, usize>,
     issues: &mut Issues,
-) -> Option<InstrumentSpec> {
+) -> Option<(InstrumentSpec, Vec<&'static str>)> {
     let cells = match split_cells(line) {
         Ok(cells) => cells,
         Err(message) => {
@@ -476,20 +498,22 @@ fn parse_row(
         issues.push(format!("row {row}"), format!("expected {} columns ({HEADER}), got {got}", COLUMNS.len()));
         return None;
     };
-    let before = issues.len();
-
+    let mut reported: Vec<&'static str> = Vec::new();
     if id.is_empty() {
         issues.cell(row, "id", "must not be empty");
+        reported.push("id");
     } else if let Some(first) = first_row_of_id.get(&id) {
         issues.cell(row, "id", format!("duplicate id {} (first used in row {first})", show(&id)));
+        reported.push("id");
     } else {
         first_row_of_id.insert(id.clone(), row);
     }
 
-    let mut date = |column: &str, s: &str| match Date::parse_mdy(s) {
+    let mut date = |column: &'static str, s: &str| match Date::parse_mdy(s) {
         Ok(d) => Some(d),
         Err(message) => {
             issues.cell(row, column, message);
+            reported.push(column);
             None
         }
     };
@@ -503,13 +527,15 @@ fn parse_row(
         Some(true)
     } else {
         issues.cell(row, "optionType", format!("{} is not an option type; expected Put or Call", show(&kind)));
+        reported.push("optionType");
         None
     };
 
-    let mut number = |column: &str, s: &str| match parse_number(s) {
+    let mut number = |column: &'static str, s: &str| match parse_number(s) {
         Ok(x) => Some(x),
         Err(message) => {
             issues.cell(row, column, message);
+            reported.push(column);
             None
         }
     };
@@ -523,6 +549,7 @@ fn parse_row(
             let days = s.days_until(m);
             if days <= 0 {
                 issues.cell(row, "maturityDate", format!("maturityDate must be after settlementDate ({s})"));
+                reported.push("maturityDate");
                 None
             } else {
                 Some(days)
@@ -531,17 +558,15 @@ fn parse_row(
         _ => None,
     };
 
-    let (Some(call), Some(spot), Some(strike), Some(rate), Some(vol), Some(days)) =
-        (call, underlying, strike, rate, vol, days)
-    else {
+    let (Some(spot), Some(strike), Some(rate), Some(vol)) = (underlying, strike, rate, vol) else {
         return None;
     };
-    if issues.len() > before {
-        return None;
-    }
+    // Placeholders for cells already reported: a put, one year.
+    let call = call.unwrap_or(false);
+    let days = days.unwrap_or(365);
     let payoff =
         if call { PayoffSpec::Call { strike, weights: None } } else { PayoffSpec::Put { strike, weights: None } };
-    Some(InstrumentSpec {
+    let instrument = InstrumentSpec {
         id,
         model: ModelSpec::Gbm {
             spot: Scalars::One(spot),
@@ -557,14 +582,18 @@ fn parse_row(
             steps: settings.steps_for_days(days),
             dates: None,
         },
-    })
+    };
+    Some((instrument, reported))
 }
 
-/// Moves a validation issue on `instruments[i].…` to the row and column it came from.
-fn map_issue(issue: SpecIssue, row_of: &[usize]) -> SpecIssue {
-    let Some(rest) = issue.path.strip_prefix("instruments[") else { return issue };
-    let Some((index, field)) = rest.split_once(']') else { return issue };
-    let Some(&row) = index.parse::<usize>().ok().and_then(|i| row_of.get(i)) else { return issue };
+/// Moves a validation issue on `instruments[i].…` to the row and column it came from; says
+/// which instrument and column (`None` for no single column) it is about.
+fn map_issue(issue: SpecIssue, row_of: &[usize]) -> (SpecIssue, Option<(usize, Option<&'static str>)>) {
+    let Some(rest) = issue.path.strip_prefix("instruments[") else { return (issue, None) };
+    let Some((index, field)) = rest.split_once(']') else { return (issue, None) };
+    let Some((i, &row)) = index.parse::<usize>().ok().and_then(|i| Some((i, row_of.get(i)?))) else {
+        return (issue, None);
+    };
     let column = match field {
         ".id" => "id",
         ".model.spot" => "underlying",
@@ -574,10 +603,10 @@ fn map_issue(issue: SpecIssue, row_of: &[usize]) -> SpecIssue {
         ".exercise.maturity" => "maturityDate",
         _ => {
             let message = format!("{} (row {row})", issue.message);
-            return SpecIssue { path: issue.path, message };
+            return (SpecIssue { path: issue.path, message }, Some((i, None)));
         }
     };
-    SpecIssue { path: cell_path(row, column), message: issue.message }
+    (SpecIssue { path: cell_path(row, column), message: issue.message }, Some((i, Some(column))))
 }
 
 #[cfg(test)]
@@ -648,7 +677,7 @@ mod tests {
         assert_eq!(s.steps_for_days(73), Some(10)); // exactly 10, no rounding up from 10.000…01
         assert_eq!(s.steps_for_days(1), Some(10)); // min_steps
         let fine = CsvSettings { steps_per_year: u64::MAX, ..s };
-        assert_eq!(fine.steps_for_days(36_500), Some(MAX_STEPS));
+        assert_eq!(fine.steps_for_days(36_500), Some(u64::MAX), "not capped: validation refuses it");
     }
 
     #[test]
@@ -662,7 +691,7 @@ mod tests {
     #[test]
     fn validation_issues_map_to_cells() {
         let rows = [4, 7];
-        let m = |p: &str| map_issue(SpecIssue { path: p.into(), message: "m".into() }, &rows).path;
+        let m = |p: &str| map_issue(SpecIssue { path: p.into(), message: "m".into() }, &rows).0.path;
         assert_eq!(m("instruments[1].model.spot"), "row 7, column underlying");
         assert_eq!(m("instruments[0].exercise.maturity"), "row 4, column maturityDate");
         assert_eq!(m("instruments[0].payoff.type"), "instruments[0].payoff.type");

@@ -1,9 +1,10 @@
-//! Property tests of the JSON job spec: no input makes parsing panic, and every invalid
-//! field is reported with its exact JSON path.
+//! Property tests of the JSON job spec: no input makes parsing panic, every invalid
+//! field is reported with its exact JSON path, and a spec of finite numbers either validates
+//! to a job whose every statistic is finite or is refused naming the field.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use pathgrid_pricing::workshop_csv::{self, CsvSettings};
-use pathgrid_pricing::{parse_job, parse_spec};
+use pathgrid_pricing::{parse_job, parse_spec, price_job_sequential};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{Value, json};
@@ -191,6 +192,93 @@ fn arb_bad() -> impl Strategy<Value = Bad> {
     ]
 }
 
+// ---- finite numbers of any magnitude ------------------------------------------------
+
+/// 10^e for e uniform in [lo, hi). The generators below reach a little past each range
+/// validation allows, and mostly stay inside, where combinations of extremes (a spot 10^15
+/// times the strike, a 1000% vol over 100 years, degree-12 bases) test the overflow bound.
+fn magnitude(lo: f64, hi: f64) -> impl Strategy<Value = f64> {
+    (lo..hi).prop_map(|e| 10f64.powf(e))
+}
+
+fn signed_magnitude(lo: f64, hi: f64) -> impl Strategy<Value = f64> {
+    (magnitude(lo, hi), any::<bool>()).prop_map(|(x, neg)| if neg { -x } else { x })
+}
+
+/// One instrument of finite but otherwise arbitrary numbers: 1 to 3 assets, any payoff that
+/// fits them, any style, with or without its own basis.
+fn wild_instrument(k: usize) -> impl Strategy<Value = (Value, Option<Value>)> {
+    (1usize..=3).prop_flat_map(move |assets| {
+        (
+            prop::collection::vec(magnitude(-6.5, 9.5), assets),
+            magnitude(-6.5, 9.5),
+            prop::collection::vec(0.0f64..10.5, assets),
+            prop::collection::vec(-1.05f64..1.05, assets),
+            -1.05f64..1.05,
+            magnitude(-3.0, 2.02),
+            (0usize..6, prop::collection::vec(signed_magnitude(-3.0, 6.2), assets)),
+            (0usize..3, 1u64..4),
+            (0usize..4, 0u32..=12),
+        )
+            .prop_map(
+                move |(spots, strike, vols, dividends, rate, maturity, (p, weights), (st, steps), (b, degree))| {
+                    let one = spots.len() == 1;
+                    let payoff = match (one, p) {
+                        (true, p) if p % 2 == 0 => json!({ "type": "put", "strike": strike }),
+                        (true, _) => json!({ "type": "call", "strike": strike }),
+                        (false, 0) => json!({ "type": "put", "strike": strike, "weights": weights }),
+                        (false, 1) => json!({ "type": "basket_call", "strike": strike, "weights": weights }),
+                        (false, 2) => json!({ "type": "basket_put", "strike": strike }),
+                        (false, 3) => json!({ "type": "max_call", "strike": strike }),
+                        (false, 4) => json!({ "type": "min_put", "strike": strike }),
+                        (false, _) => json!({ "type": "call", "strike": strike, "weights": weights }),
+                    };
+                    let style = ["american", "bermudan", "european"][st];
+                    let exercise = if style == "european" {
+                        json!({ "style": style, "maturity": maturity })
+                    } else {
+                        json!({ "style": style, "maturity": maturity, "steps": steps })
+                    };
+                    let instrument = json!({
+                        "id": format!("i{k}"),
+                        "model": { "type": "gbm", "spot": spots, "vol": vols, "rate": rate, "dividend": dividends },
+                        "payoff": payoff,
+                        "exercise": exercise,
+                    });
+                    // Multi-asset polynomial bases grow fast with the degree; keep them cheap.
+                    let basis = match (one, b) {
+                        (_, 0) => None,
+                        (true, 1) => Some(json!({ "kind": "laguerre", "degree": degree })),
+                        (true, 2) => Some(json!({ "kind": "monomial", "degree": degree })),
+                        (true, _) => Some(json!({ "kind": "polynomial", "degree": degree })),
+                        (false, _) => Some(json!({ "kind": "polynomial", "degree": degree.min(4) })),
+                    };
+                    (instrument, basis)
+                },
+            )
+    })
+}
+
+/// A small job (few paths, few dates: quick to run) around one wild instrument.
+fn wild_spec() -> impl Strategy<Value = Value> {
+    (wild_instrument(0), 4u64..40, 2u64..16, any::<bool>(), any::<u64>()).prop_map(
+        |((instrument, basis), paths, batch, antithetic, seed)| {
+            let mut spec = json!({
+                "name": "wild",
+                "seed": seed,
+                "paths": 2 * paths,
+                "batch_size": 2 * batch,
+                "antithetic": antithetic,
+                "instruments": [instrument],
+            });
+            if let Some(b) = basis {
+                spec["basis"] = b;
+            }
+            spec
+        },
+    )
+}
+
 // ---- arbitrary JSON and mutations --------------------------------------------------
 
 fn arb_json() -> impl Strategy<Value = Value> {
@@ -322,6 +410,29 @@ fn base_specs() -> Vec<Value> {
         strike: 40.0,
     }));
     v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn finite_numbers_give_finite_statistics_or_a_named_field(spec in wild_spec()) {
+        match parse_job(&spec.to_string()) {
+            Ok(job) => {
+                // Every batch kernel checks its own sums: an overflow is an error here.
+                let results = price_job_sequential(&job);
+                prop_assert!(results.is_ok(), "{spec}\nvalidated but: {}", results.unwrap_err());
+                for r in results.unwrap() {
+                    prop_assert!(r.is_finite(), "{spec}\nnon-finite result {r:?}");
+                }
+            }
+            Err(e) => {
+                for issue in e.issues() {
+                    prop_assert!(!issue.path.is_empty(), "{spec}\nan issue names no field: {e}");
+                }
+            }
+        }
+    }
 }
 
 proptest! {

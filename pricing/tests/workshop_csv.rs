@@ -189,11 +189,19 @@ fn row_problems_name_row_and_column() {
     has("row 7, column volatility", "not a finite number");
     has("row 8, column riskFreeRate", "[-1, 1]");
     has("row 8, column maturityDate", "100 years");
-    // Row 2 has syntax problems, so its negative strike is not looked at further.
-    assert!(!err.mentions("row 2, column strike"), "{err}");
-    // Validation of the remaining rows would also flag negative vol in row 5 — but row 5
-    // is already out for its empty id, so nothing more is reported for it.
-    assert!(!err.mentions("row 5, column volatility"), "{err}");
+    // Every problem of a row, also besides its syntax problems: row 2's negative strike,
+    // row 5's negative vol; and each only once.
+    has("row 2, column strike", "must be > 0");
+    has("row 5, column volatility", "must be >= 0");
+    assert_eq!(err.issues().iter().filter(|i| i.path == "row 4, column id").count(), 1, "{err}");
+    assert_eq!(err.issues().iter().filter(|i| i.path == "row 5, column id").count(), 1, "{err}");
+    // Listed in row order.
+    let rows: Vec<usize> = err
+        .issues()
+        .iter()
+        .filter_map(|i| i.path.strip_prefix("row ")?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .collect();
+    assert!(rows.windows(2).all(|w| w[0] <= w[1]), "{err}");
 }
 
 #[test]

@@ -250,13 +250,12 @@ pub fn regression_to_proto(s: &RegressionStats) -> v1::RegressionStats {
     v1::RegressionStats { dim: s.dim as u32, count: s.count, ata: s.ata.clone(), aty: s.aty.clone() }
 }
 
-/// Checks the dimension against the instrument's basis and that every sum is finite.
+/// Checks the dimension against the instrument's basis. Whether the sums are finite is left
+/// to the receiver: a non-finite sum comes from what the job asked (values that overflow),
+/// so it fails the job and is no fault of the node that computed it.
 pub fn regression_from_proto(s: &v1::RegressionStats, basis_len: usize, field: &str) -> Result<RegressionStats, Error> {
     let stats = RegressionStats { dim: s.dim as usize, count: s.count, ata: s.ata.clone(), aty: s.aty.clone() };
     stats.check(basis_len).map_err(|e| Error::field(field, e.to_string()))?;
-    if stats.ata.iter().chain(&stats.aty).any(|v| !v.is_finite()) {
-        return Err(Error::field(field, "sums must be finite"));
-    }
     Ok(stats)
 }
 
@@ -276,8 +275,9 @@ pub fn pricing_to_proto(s: &PricingStats) -> v1::PricingStats {
     }
 }
 
-pub fn pricing_from_proto(s: &v1::PricingStats, field: &str) -> Result<PricingStats, Error> {
-    let stats = PricingStats {
+/// Infallible today; like [`regression_from_proto`] it leaves finiteness to the receiver.
+pub fn pricing_from_proto(s: &v1::PricingStats, _field: &str) -> Result<PricingStats, Error> {
+    Ok(PricingStats {
         samples: s.samples,
         sum_y: s.sum_y,
         sum_yy: s.sum_yy,
@@ -289,22 +289,7 @@ pub fn pricing_from_proto(s: &v1::PricingStats, field: &str) -> Result<PricingSt
         dual_samples: s.dual_samples,
         sum_u: s.sum_u,
         sum_uu: s.sum_uu,
-    };
-    let sums = [
-        stats.sum_y,
-        stats.sum_yy,
-        stats.sum_x,
-        stats.sum_xx,
-        stats.sum_xy,
-        stats.sum_e,
-        stats.sum_ee,
-        stats.sum_u,
-        stats.sum_uu,
-    ];
-    if sums.iter().any(|v| !v.is_finite()) {
-        return Err(Error::field(field, "sums must be finite"));
-    }
-    Ok(stats)
+    })
 }
 
 // ------------------------------------------------------------------ results
@@ -480,9 +465,10 @@ mod tests {
         let mut bad = p.clone();
         bad.ata.pop();
         assert!(regression_from_proto(&bad, 3, "r").is_err());
+        // A non-finite sum is well-formed: the receiver fails the job over it.
         let mut nan = p;
         nan.aty[0] = f64::NAN;
-        assert!(regression_from_proto(&nan, 3, "r").is_err());
+        assert!(!regression_from_proto(&nan, 3, "r").unwrap().is_finite());
         let c = coefficients_to_proto(2, &Some(vec![1.0, 2.0]));
         assert_eq!(coefficients_from_proto(&c, 2, "c").unwrap(), (2, Some(vec![1.0, 2.0])));
         assert!(coefficients_from_proto(&c, 3, "c").is_err());

@@ -63,3 +63,41 @@ pub fn pathgrid_bin() -> PathBuf {
     assert!(bin.exists(), "{} not built: run the tests with `cargo test --workspace`", bin.display());
     bin
 }
+
+/// Runs the `pathgrid` binary from the workspace root with `args`, killing it and failing the
+/// test if it runs past `limit` (a hang guard, not a timing assertion).
+pub fn pathgrid_within(limit: std::time::Duration, args: &[&str]) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(pathgrid_bin())
+        .args(args)
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("pathgrid does not start: {e}"));
+    // Drain the pipes on threads so a chatty child never blocks on a full pipe.
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = err.join().unwrap_or_default();
+            panic!("pathgrid {args:?} still running after {limit:?}; stderr: {}", String::from_utf8_lossy(&stderr));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::process::Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() }
+}
