@@ -2,7 +2,7 @@
 # Installs what pathgrid needs on a Debian machine, and nothing twice: every step checks
 # first, so a second run takes a moment.
 #   scripts/setup.sh           what the build needs (a C compiler and pkg-config for -sys crates)
-#   scripts/setup.sh --tests   that, plus the tests' servers and tools (moto, cfn-lint,
+#   scripts/setup.sh --tests   that, plus the tests' servers and tools (moto, cfn-lint, grpcio,
 #                              debootstrap, s3s-fs)
 set -euo pipefail
 
@@ -36,6 +36,11 @@ fi
 if ! python3 -c "import moto.server, flask_cors" >/dev/null 2>&1; then
   echo "setup: installing moto[server]" >&2
   python3 -m pip install -q "moto[server]"
+fi
+# A non-Rust gRPC client for tests/tests/grpc_surface.rs (health checks and server reflection).
+if ! python3 -c "import grpc, grpc_health.v1.health_pb2, grpc_reflection.v1alpha.proto_reflection_descriptor_database" >/dev/null 2>&1; then
+  echo "setup: installing grpcio, grpcio-health-checking, grpcio-reflection" >&2
+  python3 -m pip install -q grpcio grpcio-health-checking grpcio-reflection
 fi
 if ! command -v cfn-lint >/dev/null 2>&1; then
   echo "setup: installing cfn-lint" >&2

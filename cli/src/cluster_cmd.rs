@@ -4,12 +4,13 @@ use crate::input::{self, Input};
 use crate::{Failure, output, progress};
 use anyhow::Context;
 use clap::Args;
-use pathgrid_coordinator::{Client, CoordinatorConfig, DirStore, Error as CoordinatorError, Progress};
+use pathgrid_coordinator::{Client, CoordinatorConfig, DirStore, Error as CoordinatorError, Progress, Reconnect};
 use pathgrid_pricing::JobResult;
 use pathgrid_pricing::workshop_csv::{self, CsvSettings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Args)]
@@ -23,6 +24,10 @@ pub struct CoordinatorArgs {
     /// Shared token that clients and nodes must present.
     #[arg(long, env = "PATHGRID_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// A node silent for this many seconds is lost and its batches requeued; nodes are asked
+    /// for a heartbeat every 2 s, or a quarter of this when that is shorter.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub heartbeat_timeout: f64,
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +81,16 @@ pub struct SubmitArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub follow: FollowArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FollowArgs {
+    /// While following a job, keep reconnecting for this long when the coordinator is
+    /// unreachable (a coordinator restarted on its --store resumes the job); 0 fails at once.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub reconnect_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +103,8 @@ pub struct WatchArgs {
     pub json: bool,
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub follow: FollowArgs,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +171,12 @@ pub fn coordinator(args: CoordinatorArgs) -> Result<(), Failure> {
     runtime()?.block_on(async {
         let shutdown = shutdown_on_signal();
         let mut config = CoordinatorConfig { token: args.token, ..CoordinatorConfig::default() };
+        let timeout =
+            Duration::try_from_secs_f64(args.heartbeat_timeout).ok().filter(|t| !t.is_zero()).ok_or_else(|| {
+                Failure::Invalid(format!("--heartbeat-timeout {}: expected seconds > 0", args.heartbeat_timeout))
+            })?;
+        config.heartbeat_timeout = timeout;
+        config.heartbeat_interval = config.heartbeat_interval.min(timeout / 4);
         if let Some(dir) = &args.store {
             let store = DirStore::new(dir).map_err(failure)?;
             config.store = Some(Arc::new(store));
@@ -205,7 +228,7 @@ pub fn submit(args: SubmitArgs) -> Result<(), Failure> {
             return Ok(());
         }
         eprintln!("submitted {job_id}");
-        let result = follow(&mut client, &job_id, args.quiet).await?;
+        let result = follow(client, &job_id, args.quiet, &args.follow).await?;
         if let Some(path) = &args.output {
             let text = match &input {
                 Input::Csv(p) => workshop_csv::write_results(p, &result.results).context("writing CSV")?,
@@ -219,13 +242,15 @@ pub fn submit(args: SubmitArgs) -> Result<(), Failure> {
 
 pub fn watch(args: WatchArgs) -> Result<(), Failure> {
     runtime()?.block_on(async {
-        let mut client = connect(&args.conn).await?;
-        let result = follow(&mut client, &args.job_id, args.quiet).await?;
+        let client = connect(&args.conn).await?;
+        let result = follow(client, &args.job_id, args.quiet, &args.follow).await?;
         print_result(&result, args.json)
     })
 }
 
-async fn follow(client: &mut Client, job_id: &str, quiet: bool) -> Result<JobResult, Failure> {
+async fn follow(client: Client, job_id: &str, quiet: bool, args: &FollowArgs) -> Result<JobResult, Failure> {
+    let reconnect = Reconnect { deadline: Duration::from_secs(args.reconnect_secs), ..Reconnect::default() };
+    let mut client = client.with_reconnect(reconnect);
     let bar = progress::bar(quiet, 0, job_id);
     let result = client.wait(job_id, |p: &Progress| progress::update(&bar, p)).await.map_err(failure);
     bar.finish_and_clear();
@@ -288,20 +313,26 @@ pub fn nodes(args: ListArgs) -> Result<(), Failure> {
                     serde_json::json!({
                         "name": n.name, "slots": n.slots, "running": n.running, "version": n.version,
                         "tasks_done": n.tasks_done, "since_heartbeat_s": n.since_heartbeat.as_secs_f64(),
+                        "jobs": n.load.jobs, "cached_bytes": n.load.cached_bytes,
                     })
                 })
                 .collect();
             println!("{}", serde_json::Value::Array(rows));
             return Ok(());
         }
-        println!("{:<32} {:>6} {:>8} {:>12} {:>10}  version", "node", "slots", "running", "tasks done", "heartbeat");
+        println!(
+            "{:<32} {:>6} {:>8} {:>12} {:>5} {:>12} {:>10}  version",
+            "node", "slots", "running", "tasks done", "jobs", "cached MiB", "heartbeat"
+        );
         for n in &nodes {
             println!(
-                "{:<32} {:>6} {:>8} {:>12} {:>9.1}s  {}",
+                "{:<32} {:>6} {:>8} {:>12} {:>5} {:>12.1} {:>9.1}s  {}",
                 n.name,
                 n.slots,
                 n.running,
                 n.tasks_done,
+                n.load.jobs,
+                n.load.cached_bytes as f64 / (1 << 20) as f64,
                 n.since_heartbeat.as_secs_f64(),
                 n.version
             );

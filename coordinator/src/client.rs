@@ -1,13 +1,20 @@
 //! Thin client over the generated `Jobs` client, for the CLI and tests.
+//!
+//! [`Client::wait`] follows a job across coordinator restarts: when the stream breaks or the
+//! coordinator is unreachable, it reconnects with exponential backoff (see [`Reconnect`]) and
+//! watches the same job id again. A coordinator restarted on its `--store` has resumed the job
+//! under that id, so the client sees it to its end.
 
 use crate::error::Error;
 use crate::job::Progress;
 use crate::scheduler::NodeInfo;
 use crate::service::{node_from_proto, progress_from_proto};
+use backon::{ExponentialBuilder, Retryable};
 use pathgrid_pricing::{JobResult, JobSpec};
 use pathgrid_proto::auth::AddToken;
 use pathgrid_proto::convert;
 use pathgrid_proto::v1::{self, jobs_client::JobsClient};
+use std::time::Duration;
 use tokio_stream::{Stream, StreamExt};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
@@ -15,6 +22,43 @@ use tonic::transport::{Channel, Endpoint};
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: JobsClient<InterceptedService<Channel, AddToken>>,
+    reconnect: Reconnect,
+}
+
+/// How [`Client::wait`] rides out a lost coordinator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconnect {
+    /// First wait before watching again; it doubles (with jitter) up to `max_delay`.
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// Give up when the coordinator stays unreachable this long, counted per outage
+    /// (`Duration::ZERO`: never reconnect).
+    pub deadline: Duration,
+}
+
+impl Default for Reconnect {
+    /// Long enough for a coordinator's process or container to restart.
+    fn default() -> Self {
+        Reconnect {
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            deadline: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Errors after which watching again may work: the coordinator went away (or is restarting),
+/// the stream broke, or it ended without the job's end. Anything the coordinator answered on
+/// purpose (unknown job, bad token, bad request) is final.
+fn retryable(e: &Error) -> bool {
+    use tonic::Code;
+    match e {
+        Error::Transport(_) | Error::ShuttingDown => true,
+        Error::Status(s) => {
+            matches!(s.code(), Code::Unavailable | Code::Unknown | Code::Internal | Code::Cancelled | Code::Aborted)
+        }
+        _ => false,
+    }
 }
 
 impl Client {
@@ -31,7 +75,13 @@ impl Client {
         let inner = JobsClient::with_interceptor(channel, AddToken::new(token)?)
             .max_decoding_message_size(pathgrid_proto::DEFAULT_MAX_MESSAGE_BYTES * 16)
             .max_encoding_message_size(pathgrid_proto::DEFAULT_MAX_MESSAGE_BYTES);
-        Ok(Client { inner })
+        Ok(Client { inner, reconnect: Reconnect::default() })
+    }
+
+    /// Sets how [`Client::wait`] reconnects.
+    pub fn with_reconnect(mut self, reconnect: Reconnect) -> Self {
+        self.reconnect = reconnect;
+        self
     }
 
     /// Submits a job; returns its id.
@@ -77,17 +127,66 @@ impl Client {
     }
 
     /// Watches a job to the end, calling `progress` on every event; returns the result
-    /// of a succeeded job, or [`Error::JobFailed`].
+    /// of a succeeded job, or [`Error::JobFailed`]. Follows the job across coordinator
+    /// restarts as [`Reconnect`] allows, logging a warning each time it reconnects.
     pub async fn wait(&mut self, job_id: &str, mut progress: impl FnMut(&Progress)) -> Result<JobResult, Error> {
-        let mut stream = std::pin::pin!(self.watch(job_id).await?);
-        while let Some(p) = stream.next().await {
-            let p = p?;
-            progress(&p);
-            if p.is_terminal() {
-                return terminal_result(p);
+        loop {
+            let (first, stream) = self.watch_reconnecting(job_id).await?;
+            let mut stream = std::pin::pin!(stream);
+            let mut next = Some(Ok(first));
+            let broken = loop {
+                match next {
+                    Some(Ok(p)) => {
+                        progress(&p);
+                        if p.is_terminal() {
+                            return terminal_result(p);
+                        }
+                    }
+                    Some(Err(e)) if retryable(&e) => break e,
+                    Some(Err(e)) => return Err(e),
+                    None => break Error::ShuttingDown,
+                }
+                next = stream.next().await;
+            };
+            if self.reconnect.deadline.is_zero() {
+                return Err(broken);
             }
+            tracing::warn!(job = %job_id, error = %broken, "lost the coordinator; reconnecting");
         }
-        Err(Error::ShuttingDown)
+    }
+
+    /// Opens a watch and reads its first event, retrying with backoff while the coordinator
+    /// is unreachable: a stream that breaks before its first event counts as a failed try, so
+    /// a coordinator that accepts and drops connections cannot make this spin.
+    async fn watch_reconnecting(
+        &self,
+        job_id: &str,
+    ) -> Result<(Progress, impl Stream<Item = Result<Progress, Error>> + use<>), Error> {
+        let r = &self.reconnect;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(r.min_delay)
+            .with_max_delay(r.max_delay)
+            .with_total_delay(Some(r.deadline))
+            .without_max_times()
+            .with_jitter();
+        let open = || {
+            let mut client = self.clone();
+            let id = job_id.to_string();
+            async move {
+                let mut stream = Box::pin(client.watch(&id).await?);
+                match stream.next().await {
+                    Some(Ok(first)) => Ok((first, stream)),
+                    Some(Err(e)) => Err(e),
+                    None => Err(Error::ShuttingDown),
+                }
+            }
+        };
+        open.retry(backoff)
+            .when(|e| !r.deadline.is_zero() && retryable(e))
+            .notify(|e, wait| {
+                tracing::warn!(job = %job_id, error = %e, retry_in_ms = wait.as_millis() as u64, "coordinator unreachable; reconnecting");
+            })
+            .await
     }
 }
 

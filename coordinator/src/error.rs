@@ -20,6 +20,9 @@ pub enum Error {
     /// (as a source it would print twice in an error chain).
     #[error("{}", status_text(.0))]
     Status(tonic::Status),
+    /// The reflection service could not read a file descriptor set (a build defect).
+    #[error("gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("the coordinator is shutting down")]

@@ -22,17 +22,18 @@ pub mod protocol;
 pub mod scheduler;
 pub mod service;
 pub mod session;
+mod standard;
 pub mod virtual_node;
 
 #[cfg(test)]
 mod tests;
 
 pub use checkpoint::{Checkpoint, CheckpointStore, DirStore};
-pub use client::Client;
+pub use client::{Client, Reconnect};
 pub use cluster::Cluster;
 pub use config::CoordinatorConfig;
 
 pub use error::Error;
 pub use job::{JobPhase, Progress};
-pub use scheduler::{NodeInfo, SchedulerHandle, SchedulerStats};
+pub use scheduler::{NodeInfo, NodeLoad, SchedulerHandle, SchedulerStats};
 pub use service::{run, serve};

@@ -26,6 +26,17 @@ pub struct NodeInfo {
     pub version: String,
     pub since_heartbeat: Duration,
     pub tasks_done: u64,
+    /// What the node said in its last heartbeat about the memory it holds.
+    pub load: NodeLoad,
+}
+
+/// A node's own account of what it holds, from its heartbeats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeLoad {
+    /// Bytes of training batches kept in memory.
+    pub cached_bytes: u64,
+    /// Jobs the node holds state for.
+    pub jobs: u32,
 }
 
 /// Counters, for tests and benches.
@@ -43,7 +54,7 @@ pub(crate) enum SchedMsg {
     Attach { session: SessionId, name: String, slots: u32, version: String, link: Box<dyn NodeLink> },
     Result { session: SessionId, task_id: u64, output: TaskOutput },
     TaskError { session: SessionId, task_id: u64, kind: TaskErrorKind, message: String },
-    Heartbeat { session: SessionId },
+    Heartbeat { session: SessionId, load: NodeLoad },
     Lost { session: SessionId, reason: String },
     RegisterJob { id: JobId, tx: mpsc::Sender<JobMsg> },
     Enqueue { job: JobId, tasks: Vec<TaskSpec> },
@@ -83,8 +94,8 @@ impl SchedulerHandle {
         self.send(SchedMsg::TaskError { session, task_id, kind, message }).await
     }
 
-    pub async fn heartbeat(&self, session: SessionId) {
-        self.send(SchedMsg::Heartbeat { session }).await
+    pub async fn heartbeat(&self, session: SessionId, load: NodeLoad) {
+        self.send(SchedMsg::Heartbeat { session, load }).await
     }
 
     /// The node's stream closed or misbehaved: same path as a heartbeat timeout.
@@ -130,6 +141,7 @@ struct NodeEntry {
     defined: HashSet<JobId>,
     policies: HashSet<(JobId, u32)>,
     tasks_done: u64,
+    load: NodeLoad,
 }
 
 struct JobLink {
@@ -213,9 +225,10 @@ impl Scheduler {
             SchedMsg::TaskError { session, task_id, kind, message } => {
                 self.on_task_error(session, task_id, kind, message)
             }
-            SchedMsg::Heartbeat { session } => {
+            SchedMsg::Heartbeat { session, load } => {
                 if let Some(n) = self.nodes.get_mut(&session) {
                     n.last_seen = Instant::now();
+                    n.load = load;
                 }
             }
             SchedMsg::Lost { session, reason } => self.lose_node(session, &reason),
@@ -247,6 +260,7 @@ impl Scheduler {
                         version: n.version.clone(),
                         since_heartbeat: now.saturating_duration_since(n.last_seen),
                         tasks_done: n.tasks_done,
+                        load: n.load,
                     })
                     .collect();
                 let _ = reply.send(list);
@@ -278,6 +292,7 @@ impl Scheduler {
                 defined: HashSet::new(),
                 policies: HashSet::new(),
                 tasks_done: 0,
+                load: NodeLoad::default(),
             },
         );
         self.free.insert(session);

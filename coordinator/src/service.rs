@@ -4,8 +4,9 @@ use crate::cluster::Cluster;
 use crate::config::CoordinatorConfig;
 use crate::error::Error;
 use crate::job::{JobPhase, Progress};
-use crate::scheduler::NodeInfo;
+use crate::scheduler::{NodeInfo, NodeLoad};
 use crate::session::{Outbound, SessionFactory};
+use crate::standard;
 use pathgrid_proto::auth::CheckToken;
 use pathgrid_proto::convert;
 use pathgrid_proto::v1::{self, jobs_server::JobsServer, workers_server::WorkersServer};
@@ -86,6 +87,8 @@ pub fn node_to_proto(n: &NodeInfo) -> v1::NodeInfo {
         version: n.version.clone(),
         last_heartbeat_s: n.since_heartbeat.as_secs_f64(),
         tasks_done: n.tasks_done,
+        cached_bytes: n.load.cached_bytes,
+        jobs: n.load.jobs,
     }
 }
 
@@ -98,6 +101,7 @@ pub fn node_from_proto(n: &v1::NodeInfo) -> NodeInfo {
         version: n.version.clone(),
         since_heartbeat: secs(n.last_heartbeat_s),
         tasks_done: n.tasks_done,
+        load: NodeLoad { cached_bytes: n.cached_bytes, jobs: n.jobs },
     }
 }
 
@@ -176,7 +180,7 @@ impl v1::workers_server::Workers for WorkersService {
 }
 
 /// Runs a coordinator on `listener` until `shutdown` fires: resumes checkpointed jobs,
-/// serves `Jobs` and `Workers`, then stops accepting, tells the nodes, lets the job
+/// serves `Jobs` and `Workers` (and health and reflection), then stops accepting, tells the nodes, lets the job
 /// actors write their last checkpoints, and returns.
 pub async fn run(
     listener: tokio::net::TcpListener,
@@ -215,14 +219,19 @@ pub async fn serve(
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     tracing::info!(%addr, "coordinator listening");
-    let server = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(config.keepalive_interval))
         .http2_keepalive_timeout(Some(config.keepalive_timeout))
         .tcp_keepalive(Some(config.keepalive_interval))
         .tcp_nodelay(true)
         .add_service(InterceptedService::new(jobs, check.clone()))
-        .add_service(InterceptedService::new(workers, check))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.clone().cancelled_owned());
+        .add_service(InterceptedService::new(workers, check));
+    let (router, health) = standard::add(router).await?;
+    let stop = shutdown.clone();
+    let server = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        stop.cancelled().await;
+        health.not_serving().await;
+    });
     tokio::pin!(server);
     tokio::select! {
         r = &mut server => r?,

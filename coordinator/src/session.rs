@@ -8,7 +8,7 @@
 use crate::config::CoordinatorConfig;
 use crate::error::Error;
 use crate::protocol::{NodeTask, NodeTaskKind, SessionId, TaskErrorKind, TaskOutput, ToNode, link_capacity};
-use crate::scheduler::SchedulerHandle;
+use crate::scheduler::{NodeLoad, SchedulerHandle};
 use pathgrid_pricing::JobSpec;
 use pathgrid_proto::auth::CheckToken;
 use pathgrid_proto::convert;
@@ -139,8 +139,8 @@ async fn handle(sched: &SchedulerHandle, session: SessionId, m: v1::NodeMessage)
     match m.msg {
         None => Err(Status::invalid_argument("msg: missing")),
         Some(Up::Hello(_)) => Err(Status::invalid_argument("msg: hello sent twice")),
-        Some(Up::Heartbeat(_)) => {
-            sched.heartbeat(session).await;
+        Some(Up::Heartbeat(hb)) => {
+            sched.heartbeat(session, NodeLoad { cached_bytes: hb.cached_bytes, jobs: hb.jobs }).await;
             Ok(())
         }
         Some(Up::Result(r)) => {

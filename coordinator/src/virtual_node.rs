@@ -102,7 +102,7 @@ impl VNode {
         let mut tick = tokio::time::interval(self.opts.heartbeat);
         loop {
             tokio::select! {
-                _ = tick.tick() => self.sched.heartbeat(self.session).await,
+                _ = tick.tick() => self.sched.heartbeat(self.session, Default::default()).await,
                 msg = rx.recv() => {
                     let Some(msg) = msg else { return self.report };
                     let ToNode::Task(task) = msg else {

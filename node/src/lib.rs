@@ -208,7 +208,12 @@ async fn session(
             _ = shutdown.cancelled() => break Ended::Shutdown,
             _ = tick.tick() => {
                 seq += 1;
-                let hb = v1::Heartbeat { seq, running: running as u32, cached_bytes: worker.cached_bytes() as u64 };
+                let hb = v1::Heartbeat {
+                    seq,
+                    running: running as u32,
+                    cached_bytes: worker.cached_bytes() as u64,
+                    jobs: worker.jobs().min(u32::MAX as usize) as u32,
+                };
                 // Heartbeats never wait: a full queue means the link is stuck anyway.
                 let _ = out.try_send(send(Up::Heartbeat(hb)));
             }

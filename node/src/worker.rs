@@ -115,6 +115,11 @@ impl Worker {
         self.cached_bytes
     }
 
+    /// Jobs this node holds state for.
+    pub fn jobs(&self) -> usize {
+        self.jobs.len()
+    }
+
     pub fn knows_job(&self, job_id: &str) -> bool {
         self.jobs.contains_key(job_id)
     }

@@ -13,6 +13,10 @@ pub mod v1 {
     tonic::include_proto!("pathgrid.v1");
 }
 
+/// The encoded `FileDescriptorSet` of `pathgrid.v1`, served by the coordinator's gRPC server
+/// reflection so that clients without a copy of the proto can discover the API.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("pathgrid_descriptor");
+
 /// Version string nodes and coordinators exchange in `Hello` / `Welcome`.
 pub const PROTOCOL_VERSION: &str = concat!("pathgrid/", env!("CARGO_PKG_VERSION"));
 

@@ -101,3 +101,85 @@ pub fn pathgrid_within(limit: std::time::Duration, args: &[&str]) -> std::proces
     };
     std::process::Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() }
 }
+
+/// A free port on 127.0.0.1 (for a process that must be restarted on the same address).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process whose stdout and stderr go to files; killed (SIGKILL) and reaped on drop,
+/// so a failing test leaves nothing running.
+#[derive(Debug)]
+pub struct Proc {
+    child: std::process::Child,
+    name: String,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Proc {
+    /// Starts `pathgrid args…`, logging to `<logs>/<name>.out` and `.err`.
+    pub fn pathgrid(logs: &std::path::Path, name: &str, args: &[&str]) -> Proc {
+        let stdout = logs.join(format!("{name}.out"));
+        let stderr = logs.join(format!("{name}.err"));
+        let child = std::process::Command::new(pathgrid_bin())
+            .args(args)
+            .current_dir(workspace_root())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start pathgrid {args:?}: {e}"));
+        Proc { child, name: name.to_string(), stdout, stderr }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal by name (`STOP`, `CONT`, `KILL`, `TERM`) with the `kill` command.
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("kill -{signal}: {e}"));
+        assert!(status.success(), "kill -{signal} {} ({}) failed", self.pid(), self.name);
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit (killing it after `limit`); returns its exit code,
+    /// stdout and stderr.
+    pub fn finish(mut self, limit: std::time::Duration) -> (Option<i32>, String, String) {
+        let deadline = std::time::Instant::now() + limit;
+        let code = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status.code();
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("{} did not exit within {limit:?}; stderr:\n{}", self.name, self.stderr());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let out = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+        (code, out, self.stderr())
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -504,6 +504,86 @@ async fn large_job_delivered_three_times_submits_one_batch_job() {
     assert!(matches!(&outcomes[..], [Outcome::Submitted { job_name: n, .. }] if *n != job_name), "{outcomes:?}");
 }
 
+/// The Lambda dies between writing `markers/<job>` and SubmitJob returning (a fault injected
+/// through the handler's config): redeliveries neither strand the input nor submit it twice.
+#[tokio::test]
+async fn delivery_dying_after_the_pending_marker_is_submitted_once_by_a_redelivery() {
+    use pathgrid_trigger::{Error, Fault};
+    let moto = Moto::start();
+    let s3 = moto.s3().await;
+    let capture = Capture::default();
+    let batch = moto.batch(Some(capture.clone())).await;
+    setup_batch(&moto, &batch).await;
+    let bucket = "pathgrid-stranded";
+    make_bucket(&s3, bucket).await;
+    let config = TriggerConfig {
+        job_queue: Some("pathgrid-queue".into()),
+        job_definition: Some("pathgrid-mnp".into()),
+        inline_max_path_steps: 1_000,
+        ..TriggerConfig::default()
+    };
+    let with = |config: TriggerConfig| context(s3.clone(), Some(batch.clone()), config);
+    let ev = upload(&s3, bucket, "inputs/stranded.json", small_spec("stranded").as_bytes()).await;
+    let submits = || capture.0.lock().unwrap().len();
+    let marker = || async {
+        let keys = keys(&s3, bucket, "markers/").await;
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        let text = read(&s3, bucket, &keys[0]).await;
+        (keys[0].clone(), serde_json::from_str::<Value>(&text).unwrap())
+    };
+
+    // 1. The delivery dies right after writing the pending marker.
+    let dying = with(TriggerConfig { fault: Some(Fault::AfterPendingMarker), ..config.clone() });
+    let err = handle_s3_event(ev.clone(), &dying).await.unwrap_err();
+    assert!(matches!(err, Error::Injected(Fault::AfterPendingMarker)), "{err}");
+    let (marker_key, pending) = marker().await;
+    assert_eq!(pending["state"], "pending", "{pending}");
+    assert!(pending["since"].as_u64().is_some_and(|t| t > 0), "{pending}");
+    assert!(pending.get("job_id").is_none(), "{pending}");
+    assert_eq!(submits(), 0);
+
+    // 2. A redelivery while the marker is fresh (the first delivery might still be
+    //    submitting) leaves it alone, and fails so that the event comes back later.
+    let err = handle_s3_event(ev.clone(), &with(config.clone())).await.unwrap_err();
+    assert!(matches!(&err, Error::InFlight { .. }), "{err}");
+    assert_eq!(marker().await.1, pending);
+    assert_eq!(submits(), 0);
+
+    // 3. Once the marker is stale, a redelivery asks Batch, finds nothing and submits.
+    let stale = with(TriggerConfig { marker_stale_after: Duration::ZERO, ..config.clone() });
+    let outcomes = handle_s3_event(ev.clone(), &stale).await.unwrap();
+    let (job_name, job_id) = match &outcomes[..] {
+        [Outcome::Submitted { job_name, job_id, .. }] => (job_name.clone(), job_id.clone()),
+        other => panic!("stale redelivery: {other:?}"),
+    };
+    let (_, submitted) = marker().await;
+    assert_eq!(submitted["state"], "submitted", "{submitted}");
+    assert_eq!(submitted["job_id"], job_id.as_str());
+    assert_eq!(submits(), 1);
+
+    // 4. A third delivery does nothing.
+    let outcomes = handle_s3_event(ev.clone(), &stale).await.unwrap();
+    assert!(matches!(&outcomes[..], [Outcome::AlreadySubmitted { job_name: n, .. }] if *n == job_name), "{outcomes:?}");
+    assert_eq!(submits(), 1);
+
+    // 5. A delivery that died after SubmitJob returned but before marking it: the stale
+    //    pending marker is corrected from Batch, and nothing is submitted again.
+    let mut rewound = submitted.clone();
+    rewound["state"] = json!("pending");
+    rewound["since"] = json!(1);
+    rewound.as_object_mut().unwrap().remove("job_id");
+    S3Store::new(s3.clone(), bucket, "").put(&marker_key, rewound.to_string().into_bytes()).await.unwrap();
+    let outcomes = handle_s3_event(ev, &stale).await.unwrap();
+    assert!(matches!(&outcomes[..], [Outcome::AlreadySubmitted { .. }]), "{outcomes:?}");
+    assert_eq!(marker().await.1["job_id"], job_id.as_str());
+    assert_eq!(submits(), 1);
+
+    let named = aws_sdk_batch::types::KeyValuesPair::builder().name("JOB_NAME").values(&job_name).build();
+    let listed = batch.list_jobs().job_queue("pathgrid-queue").filters(named).send().await.unwrap();
+    let ids: Vec<_> = listed.job_summary_list().iter().filter_map(|j| j.job_id()).collect();
+    assert_eq!(ids, [job_id.as_str()], "exactly one Batch job for the input");
+}
+
 #[test]
 fn cloudformation_template_passes_cfn_lint() {
     let template = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/template.yaml");

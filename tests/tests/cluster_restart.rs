@@ -84,3 +84,84 @@ async fn restart_on_checkpoint_resumes_pricing_without_retraining() {
     stop_b.cancel();
     tokio::time::timeout(LIMIT, b).await.unwrap().unwrap().unwrap();
 }
+
+/// `pathgrid submit --watch` and `pathgrid watch` ride out a coordinator killed (SIGKILL) and
+/// restarted on its `--store` and port mid-job: they reconnect, follow the resumed job (same
+/// id) to its end and print the uninterrupted run's result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_watch_follows_a_killed_and_restarted_coordinator() {
+    use pathgrid_tests::Proc;
+    let spec_text = r#"{ "name": "follow", "seed": 11, "paths": 2000000, "training_paths": 20000, "batch_size": 4096,
+        "instruments": [ { "id": "put-36",
+          "model": { "type": "gbm", "spot": 36.0, "vol": 0.2, "rate": 0.06 },
+          "payoff": { "type": "put", "strike": 40.0 },
+          "exercise": { "style": "american", "maturity": 1.0, "steps": 50 } } ] }"#;
+    let expected = price_job_sequential(&parse_spec(spec_text).unwrap().validate().unwrap()).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("follow.json");
+    std::fs::write(&spec_path, spec_text).unwrap();
+    let store = dir.path().join("store");
+    let (store, spec_path) = (store.to_str().unwrap(), spec_path.to_str().unwrap());
+    let listen = format!("127.0.0.1:{}", pathgrid_tests::free_port());
+    let url = format!("http://{listen}");
+    let coordinator =
+        |name: &str| Proc::pathgrid(dir.path(), name, &["coordinator", "--listen", &listen, "--store", store]);
+
+    let first = coordinator("coordinator-1");
+    let _node = Proc::pathgrid(dir.path(), "node", &["node", "--coordinator", &url, "--slots", "1", "--id", "n1"]);
+    let client = async {
+        loop {
+            if let Ok(c) = Client::connect(&url, None).await {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let mut client = tokio::time::timeout(LIMIT, client).await.expect("the coordinator never listened");
+    let submit = Proc::pathgrid(
+        dir.path(),
+        "submit",
+        &["submit", spec_path, "--coordinator", &url, "--watch", "--json", "--reconnect-secs", "120"],
+    );
+    let id = tokio::time::timeout(LIMIT, async {
+        loop {
+            if let Some(p) = client.list_jobs().await.unwrap().pop() {
+                return p.job_id;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the job was never submitted");
+    let watch = Proc::pathgrid(dir.path(), "watch", &["watch", &id, "--coordinator", &url, "--json"]);
+
+    // Kill the coordinator once pricing is under way.
+    {
+        let mut events = std::pin::pin!(client.watch(&id).await.unwrap());
+        loop {
+            let p = tokio::time::timeout(LIMIT, events.next()).await.unwrap().expect("stream ended").unwrap();
+            assert!(!p.is_terminal(), "job finished before the kill");
+            if p.phase == JobPhase::Pricing && p.batches_done > 0 {
+                break;
+            }
+        }
+    }
+    first.kill();
+    let _second = coordinator("coordinator-2");
+
+    for (proc, name) in [(submit, "submit"), (watch, "watch")] {
+        let (code, stdout, stderr) = tokio::task::spawn_blocking(move || proc.finish(LIMIT)).await.unwrap();
+        assert_eq!(code, Some(0), "{name} failed:\n{stderr}");
+        assert!(stderr.contains("reconnecting"), "{name} did not say it was reconnecting:\n{stderr}");
+        let result: pathgrid_pricing::JobResult =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{name} printed no result ({e}):\n{stdout}"));
+        assert_eq!(result.job_id, id, "{name}");
+        assert_eq!(result.results, expected, "{name}: the result differs from the uninterrupted run");
+    }
+    // The restarted coordinator did the rest of the job.
+    let mut client = Client::connect(&url, None).await.unwrap();
+    let last = client.get(&id).await.unwrap();
+    assert_eq!(last.phase, JobPhase::Done);
+    assert!(last.pricing_tasks > 0, "the restarted coordinator priced nothing: {last:?}");
+}

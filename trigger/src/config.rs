@@ -21,6 +21,18 @@ pub struct TriggerConfig {
     pub path_steps_per_node: u64,
     /// `PATHGRID_MAX_NODES`: upper bound on the nodes of one Batch job.
     pub max_nodes: u32,
+    /// `PATHGRID_MARKER_STALE_SECS`: a `pending` marker older than this was left by a delivery
+    /// that died before `SubmitJob` returned; the next delivery asks Batch and submits if needed.
+    pub marker_stale_after: Duration,
+    /// Fault injection for tests; never set from the environment.
+    pub fault: Option<Fault>,
+}
+
+/// Faults a test can inject into the handler, standing for a Lambda that dies at that point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Fail right after writing the `pending` marker, before `SubmitJob`.
+    AfterPendingMarker,
 }
 
 impl Default for TriggerConfig {
@@ -33,6 +45,8 @@ impl Default for TriggerConfig {
             max_input_bytes: 16 * 1024 * 1024,
             path_steps_per_node: 20_000_000_000,
             max_nodes: 16,
+            marker_stale_after: Duration::from_secs(60),
+            fault: None,
         }
     }
 }
@@ -66,6 +80,12 @@ impl TriggerConfig {
             path_steps_per_node: number("PATHGRID_PATH_STEPS_PER_NODE", d.path_steps_per_node, 1)?,
             max_nodes: u32::try_from(max_nodes)
                 .map_err(|_| Error::Config(format!("PATHGRID_MAX_NODES={max_nodes}: too large")))?,
+            marker_stale_after: Duration::from_secs(number(
+                "PATHGRID_MARKER_STALE_SECS",
+                d.marker_stale_after.as_secs(),
+                0,
+            )?),
+            fault: None,
         })
     }
 
@@ -110,6 +130,9 @@ mod tests {
         assert_eq!(c.inline_max_path_steps, 1000);
         assert_eq!(c.max_nodes, 4);
         assert_eq!(c.max_input_bytes, TriggerConfig::default().max_input_bytes);
+        assert_eq!(c.marker_stale_after, Duration::from_secs(60));
+        let quick = TriggerConfig::from_lookup(|k| (k == "PATHGRID_MARKER_STALE_SECS").then(|| "5".to_string()));
+        assert_eq!(quick.unwrap().marker_stale_after, Duration::from_secs(5));
         let bad = TriggerConfig::from_lookup(|k| (k == "PATHGRID_MAX_NODES").then(|| "0".to_string()));
         assert!(matches!(bad, Err(Error::Config(m)) if m.contains("PATHGRID_MAX_NODES")));
     }

@@ -4,13 +4,15 @@
 //! never retried forever. See README.md for the configuration.
 
 mod config;
+mod marker;
 mod naming;
 
-pub use config::TriggerConfig;
+pub use config::{Fault, TriggerConfig};
 pub use naming::{Names, batch_job_name, decode_key, names_for};
 
 use aws_lambda_events::s3::S3Event;
 use aws_sdk_batch::types::{ContainerOverrides, KeyValuePair, NodeOverrides, NodePropertyOverride};
+use marker::{Found, Marker, MarkerState};
 use pathgrid_pricing::workshop_csv::{self, CsvSettings};
 use pathgrid_pricing::{
     InstrumentResult, Job, JobResult, JobSpec, JobStats, JobStatus, Phase, Problem, SpecErrors, price_job_sequential,
@@ -25,6 +27,8 @@ pub const INPUT_PREFIX: &str = "inputs/";
 pub const RESULT_PREFIX: &str = "results/";
 /// Where the once-only markers of submitted Batch jobs are written.
 pub const MARKER_PREFIX: &str = "markers/";
+/// A marker is a few hundred bytes; anything far larger is not one of ours.
+const MAX_MARKER_BYTES: u64 = 64 * 1024;
 
 /// Failures that should make the invocation fail (and be retried): storage or Batch
 /// unreachable, misconfiguration. Bad input is never an `Error`.
@@ -38,6 +42,14 @@ pub enum Error {
     Batch { job_name: String, message: String },
     #[error("serializing {what}: {message}")]
     Serialize { what: &'static str, message: String },
+    /// Another delivery of the same event wrote the `pending` marker moments ago and may still
+    /// be submitting. Failing (rather than succeeding) has the event retried later, when the
+    /// marker says `submitted` or has gone stale.
+    #[error("job {job_name}: another delivery is submitting it (pending marker {age_s} s old); retry later")]
+    InFlight { job_name: String, age_s: u64 },
+    /// A fault injected by a test ([`Fault`]), standing for a Lambda that dies.
+    #[error("injected fault: {0:?}")]
+    Injected(Fault),
 }
 
 /// What the handler did with one event record.
@@ -50,7 +62,8 @@ pub enum Outcome {
     Priced { key: String, result_key: String, path_steps: u64 },
     /// A Batch job was submitted.
     Submitted { key: String, job_name: String, job_id: String, num_nodes: u32, path_steps: u64 },
-    /// The marker already existed: an earlier delivery of the same event submitted the job.
+    /// The marker said `submitted` (or was stale and Batch already had the job): an earlier
+    /// delivery of the same event submitted it.
     AlreadySubmitted { key: String, job_name: String },
     /// Bad input; the reason was written to `error_key`.
     Rejected { key: String, error_key: String, reason: String },
@@ -281,10 +294,27 @@ pub async fn handle_object<S: Store>(
         etag: input.etag.clone(),
         job_name: job_name.clone(),
         num_nodes,
-        job_id: None,
+        state: MarkerState::Pending { since: marker::now_secs() },
     };
     if !store.put_if_absent(&marker_key, to_json(&marker, "marker")?).await? {
-        return Ok(Outcome::AlreadySubmitted { key, job_name });
+        let existing = store.get(&marker_key, MAX_MARKER_BYTES).await?;
+        match marker::classify(&existing, marker::now_secs(), config.marker_stale_after) {
+            Found::Submitted { .. } => return Ok(Outcome::AlreadySubmitted { key, job_name }),
+            Found::InFlight { age } => return Err(Error::InFlight { job_name, age_s: age.as_secs() }),
+            Found::Stale => {
+                if let Some(job_id) = marker::find_batch_job(batch, queue, &job_name).await? {
+                    tracing::info!(%job_name, %job_id, "stale pending marker: Batch has the job; marking it submitted");
+                    let done = Marker { state: MarkerState::Submitted { job_id }, ..marker };
+                    store.put(&marker_key, to_json(&done, "marker")?).await?;
+                    return Ok(Outcome::AlreadySubmitted { key, job_name });
+                }
+                tracing::warn!(%job_name, "stale pending marker and no such Batch job: submitting it now");
+                store.put(&marker_key, to_json(&marker, "marker")?).await?;
+            }
+        }
+    }
+    if let Some(fault @ Fault::AfterPendingMarker) = config.fault {
+        return Err(Error::Injected(fault));
     }
     let env = |name: &str, value: String| KeyValuePair::builder().name(name).value(value).build();
     let overrides = NodeOverrides::builder()
@@ -317,7 +347,7 @@ pub async fn handle_object<S: Store>(
             return Err(Error::Batch { job_name, message: aws_sdk_batch::error::DisplayErrorContext(e).to_string() });
         }
     };
-    let marker = Marker { job_id: Some(job_id.clone()), ..marker };
+    let marker = Marker { state: MarkerState::Submitted { job_id: job_id.clone() }, ..marker };
     store.put(&marker_key, to_json(&marker, "marker")?).await?;
     Ok(Outcome::Submitted { key, job_name, job_id, num_nodes, path_steps: work })
 }
@@ -385,16 +415,6 @@ struct ErrorReport {
     input: String,
     error: String,
     problems: Vec<ProblemReport>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct Marker {
-    input: String,
-    etag: String,
-    job_name: String,
-    num_nodes: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    job_id: Option<String>,
 }
 
 fn to_json<T: Serialize>(value: &T, what: &'static str) -> Result<Vec<u8>, Error> {
