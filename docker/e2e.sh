@@ -7,6 +7,8 @@
 #   4. submits a small job over gRPC and checks it against the host
 #   5. submits a larger job, `docker kill`s a node mid-job: same result as the host
 #   6. submits it again, `docker-compose restart coordinator` mid-job: the job resumes, same result
+#   6b. submits it again, cuts a node off with `docker network disconnect` mid-job until the
+#      coordinator declares it lost, reconnects it: it attaches again, same result
 #   7. Batch MNP rehearsal (docker/mnp.yaml): 3 `pathgrid batch` containers price an S3 input
 # and tears everything down (also on failure or Ctrl-C). Every check prints PASS or FAIL; the
 # last line is `N passed, M failed`, and the exit code is non-zero when M > 0.
@@ -339,6 +341,55 @@ if need_cmd submit "coordinator restart" && need_cmd watch "coordinator restart"
     fi
   else
     fail "coordinator restart: could not catch the job mid-run: $(tail -3 "$work/restart.err")"
+  fi
+fi
+
+# ---------------------------------------------------------------- 6b. node cut off from the network
+node_names() { "$pg" nodes --coordinator "$coord" --json 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join(n["name"] for n in json.load(sys.stdin)))'; }
+# Waits until a node whose name starts with PREFIX is listed (want=yes) or not (want=no).
+wait_node() { # PREFIX yes|no
+  local deadline=$(( $(date +%s) + timeout_s )) listed
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    listed=no
+    for n in $(node_names); do case "$n" in "$1"*) listed=yes;; esac; done
+    [ "$listed" = "$2" ] && return 0
+    sleep 0.5
+  done
+  say "node $1 listed=$listed after ${timeout_s}s (wanted $2): $(node_names)"; return 1
+}
+if need_cmd submit "network disconnect" && need_cmd nodes "network disconnect" && host_large; then
+  wait_healthy 120 coordinator node || say "nodes not all healthy before the disconnect"
+  t=$(now)
+  timeout "$timeout_s" "$pg" submit "$work/large.json" --coordinator "$coord" --watch --json --quiet \
+    >"$work/cut.json" 2>"$work/cut.err" &
+  submit_pid=$!
+  job=""
+  for _ in $(seq 60); do
+    job=$(grep -o 'e2e-large-[^ ]*' "$work/cut.err" | head -1) && [ -n "$job" ] && break
+    sleep 0.5
+  done
+  cut=$(dc ps -q node | head -1)
+  # The node's default name starts with its host name: the container id's first 12 characters.
+  cut_host=${cut:0:12}
+  net=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' "$cut" 2>/dev/null)
+  if [ -n "$job" ] && [ -n "$net" ] && wait_progress "$job" 0.15 \
+     && docker network disconnect "$net" "$cut" >/dev/null; then
+    say "disconnected node $cut_host from $net mid-job"
+    lost=no; back=no
+    wait_node "$cut_host" no && lost=yes
+    docker network connect "$net" "$cut" >/dev/null || say "docker network connect failed"
+    wait_node "$cut_host" yes && back=yes
+    if wait "$submit_pid" && same_results "$work/cut.json" "$work/host-large.json" \
+       && [ "$lost" = yes ] && [ "$back" = yes ]; then
+      pass "network disconnect: node declared lost, reattached after reconnecting, job $job identical to the host run ($(since "$t") s)"
+    else
+      fail "network disconnect: lost=$lost reattached=$back; job failed or differs: $(tail -3 "$work/cut.err")"
+    fi
+  else
+    kill "$submit_pid" 2>/dev/null; wait "$submit_pid" 2>/dev/null
+    fail "network disconnect: could not cut the node off mid-job (network '$net'): $(tail -3 "$work/cut.err")"
   fi
 fi
 
