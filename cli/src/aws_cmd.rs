@@ -124,7 +124,15 @@ async fn handle_key(
         tracing::info!(?outcome, "rejected");
         return Ok(());
     };
-    let job_id = client.submit(&file.spec).await?;
+    let job_id = match client.submit(&file.spec).await {
+        Ok(id) => id,
+        // Refused for good (e.g. too large to send): report it instead of retrying forever.
+        Err(e) if e.is_invalid_input() => {
+            write_error_report(store, &names.error_key, &format!("s3://{bucket}/{key}"), &e.to_string()).await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
     tracing::info!(%key, %job_id, "submitted to the coordinator");
     match client.wait(&job_id, |_| {}).await {
         Ok(result) => {

@@ -158,11 +158,10 @@ pub(crate) fn shutdown_on_signal() -> CancellationToken {
 /// Maps coordinator errors to exit codes: a refused spec is invalid input (2).
 pub(crate) fn failure(e: CoordinatorError) -> Failure {
     match e {
-        CoordinatorError::InvalidSpec(e) => Failure::Invalid(e.to_string()),
-        e @ CoordinatorError::TooLarge { .. } => Failure::Invalid(e.to_string()),
         CoordinatorError::Status(s) if s.code() == tonic::Code::InvalidArgument => {
             Failure::Invalid(s.message().to_string())
         }
+        e if e.is_invalid_input() => Failure::Invalid(e.to_string()),
         other => Failure::Other(other.into()),
     }
 }

@@ -59,6 +59,18 @@ impl From<Error> for tonic::Status {
     }
 }
 
+impl Error {
+    /// True when the input itself was refused (an invalid spec, a job too large to send):
+    /// trying again cannot help, so callers report it rather than retry.
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            Error::InvalidSpec(_) | Error::TooLarge { .. } => true,
+            Error::Status(s) => s.code() == tonic::Code::InvalidArgument,
+            _ => false,
+        }
+    }
+}
+
 impl From<tonic::Status> for Error {
     fn from(s: tonic::Status) -> Self {
         Error::Status(s)

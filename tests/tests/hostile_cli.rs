@@ -190,3 +190,17 @@ fn a_node_with_a_bad_coordinator_url_exits_at_once() {
         invalid(&pathgrid(&["node", "--coordinator", url, "--slots", "1"]), &["coordinator url"]);
     }
 }
+
+/// A write that fails after pricing (here: a full device) loses nothing: the result goes to
+/// stdout and the command fails with the reason.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_result_that_cannot_be_written_is_printed_instead() {
+    let out = pathgrid(&["run", "examples/ls2001-put.json", "--paths", "2000", "--output", "/dev/full", "--quiet"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot write /dev/full"), "{err}");
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("the result on stdout");
+    assert_eq!(printed["status"], "succeeded");
+    assert_eq!(printed["results"][0]["id"], "put-36");
+}

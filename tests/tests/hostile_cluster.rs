@@ -304,3 +304,82 @@ async fn grpc_errors_are_printed_once() {
     assert_eq!(err.matches("token").count(), 1, "{err}");
     coord.stop().await;
 }
+
+/// A `pathgrid` server process whose stderr (JSON log lines) is collected as it comes.
+struct Server {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Server {
+    fn start(args: &[&str], token: &str) -> Server {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(pathgrid_tests::pathgrid_bin())
+            .args(args)
+            .env("PATHGRID_TOKEN", token)
+            .env("PATHGRID_LOG", "info,pathgrid_coordinator=debug,pathgrid_node=debug,pathgrid_cli=debug")
+            .env("PATHGRID_LOG_FORMAT", "json")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server { child, lines, seen: Vec::new() }
+    }
+
+    /// Reads log lines until one satisfies `find`; returns what it extracted.
+    fn wait_for<T>(&mut self, mut find: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = std::time::Instant::now() + LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| panic!("log line not seen: {:?}", self.seen));
+            let found = find(&line);
+            self.seen.push(line);
+            if let Some(t) = found {
+                return t;
+            }
+        }
+    }
+
+    /// Stops the process and returns everything it logged.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.seen.extend(self.lines.iter());
+        self.seen.join("\n")
+    }
+}
+
+#[test]
+fn the_token_never_appears_in_logs() {
+    let token = "tok-9f8e7d6c5b4a3210";
+    let mut coordinator = Server::start(&["coordinator", "--listen", "127.0.0.1:0"], token);
+    // The service logs the address it actually bound.
+    let url = coordinator.wait_for(|line| {
+        let v: Value = serde_json::from_str(line).ok()?;
+        let addr = v["fields"]["addr"].as_str()?;
+        (v["fields"]["message"] == "coordinator listening" && !addr.ends_with(":0")).then(|| format!("http://{addr}"))
+    });
+    let mut node = Server::start(&["node", "--coordinator", &url, "--slots", "1", "--id", "logged"], token);
+    node.wait_for(|line| line.contains("attached to the coordinator").then_some(()));
+    let out = pathgrid_within(
+        LIMIT,
+        &["submit", "examples/ls2001-put.json", "--paths", "2000", "--coordinator", &url, "--token", token, "--watch"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (who, logs) in [("node", node.stop()), ("coordinator", coordinator.stop())] {
+        assert!(logs.contains("DEBUG") || logs.contains("INFO"), "{who} logged nothing");
+        assert!(!logs.contains(token), "{who} logged the token:\n{logs}");
+    }
+    assert!(!stderr(&out).contains(token));
+}
