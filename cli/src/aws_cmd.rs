@@ -6,10 +6,11 @@ use crate::embedded::{ClusterHost, EmbeddedOptions};
 use crate::{Failure, cores};
 use anyhow::{Context, anyhow};
 use clap::Args;
-use pathgrid_coordinator::{Client, CoordinatorConfig};
-use pathgrid_store::{AnyStore, S3Options, S3Store, Store};
+use pathgrid_coordinator::{CheckpointStore, Client, CoordinatorConfig, JobPhase, Owner};
+use pathgrid_store::{AnyStore, LocalStore, S3Options, S3Store, Store};
 use pathgrid_trigger::{InputFile, Names, ObjectRef, TriggerConfig, names_for, parse_input, write_error_report};
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
@@ -42,11 +43,7 @@ fn handled(results: &HashSet<String>, names: &Names) -> bool {
 pub fn trigger_watch(args: TriggerWatchArgs) -> Result<(), Failure> {
     runtime()?.block_on(async {
         let shutdown = shutdown_on_signal();
-        let options = S3Options {
-            force_path_style: args.endpoint_url.is_some(),
-            endpoint_url: args.endpoint_url.clone(),
-            ..S3Options::default()
-        };
+        let options = S3Options::endpoint(args.endpoint_url.clone());
         let store = S3Store::connect(args.bucket.clone(), "", &options).await;
         let mut config = TriggerConfig::from_env().map_err(|e| Failure::Invalid(e.to_string()))?;
         // Without Batch, whatever is not sent to a coordinator is priced here.
@@ -158,6 +155,11 @@ pub struct BatchArgs {
     /// How long the main node waits for the other nodes, and children for the main node.
     #[arg(long, env = "PATHGRID_WAIT_FOR_NODES_SECS", default_value_t = 300)]
     pub wait_secs: u64,
+    /// Where the main node checkpoints the job (s3://bucket/prefix or a directory), or
+    /// `none`. Default: `checkpoints/<Batch job id>/` beside the output, so that a retried
+    /// attempt (AWS_BATCH_JOB_ATTEMPT) resumes where the previous one stopped.
+    #[arg(long, env = "PATHGRID_CHECKPOINTS")]
+    pub checkpoints: Option<String>,
 }
 
 fn env(name: &str) -> Result<String, Failure> {
@@ -222,6 +224,44 @@ async fn open(root: &str) -> Result<AnyStore, Failure> {
     pathgrid_store::open(root, &S3Options::default()).await.map_err(|e| Failure::Invalid(e.to_string()))
 }
 
+/// The Batch job's checkpoint store, and the lease owner of this attempt: every attempt of
+/// one Batch job shares the name `batch:<job id>`, and a later attempt supersedes an
+/// earlier one (Batch starts it only after the earlier one ended).
+async fn checkpoint_store(setting: Option<&str>, output_root: &str) -> Result<Option<CheckpointStore>, Failure> {
+    let job = std::env::var("AWS_BATCH_JOB_ID").unwrap_or_default();
+    // A multi-node job's nodes see `<job id>#<node index>`.
+    let job: String = job
+        .split('#')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let url = match setting {
+        Some(s) if s.eq_ignore_ascii_case("none") => return Ok(None),
+        Some(s) => s.to_string(),
+        None if job.is_empty() => {
+            tracing::warn!("AWS_BATCH_JOB_ID is not set: no checkpoints (a retry starts over)");
+            return Ok(None);
+        }
+        None => format!("{}/checkpoints/{job}", output_root.trim_end_matches('/')),
+    };
+    let attempt = match std::env::var("AWS_BATCH_JOB_ATTEMPT") {
+        Ok(a) => {
+            a.trim().parse().map_err(|_| Failure::Invalid(format!("AWS_BATCH_JOB_ATTEMPT={a:?} is not a number")))?
+        }
+        Err(_) => 1,
+    };
+    let store = match pathgrid_store::open(&url, &S3Options::default()).await {
+        Ok(AnyStore::Local(dir)) => AnyStore::Local(LocalStore::private(dir.root())),
+        Ok(s3) => s3,
+        Err(e) => return Err(Failure::Invalid(format!("PATHGRID_CHECKPOINTS: {e}"))),
+    };
+    let name = if job.is_empty() { url.clone() } else { format!("batch:{job}") };
+    tracing::info!(checkpoints = %url, attempt, "checkpointing the job");
+    Ok(Some(CheckpointStore::new(store, Owner::new(name, attempt))))
+}
+
 async fn main_node(
     args: BatchArgs,
     input: String,
@@ -247,10 +287,22 @@ async fn main_node(
         }
     };
 
+    let output = std::env::var("PATHGRID_JOB_OUTPUT").ok();
+    let output_root = match &output {
+        Some(o) => split_input(o)?.0,
+        None => root.clone(),
+    };
+    let checkpoints = checkpoint_store(args.checkpoints.as_deref(), &output_root).await?;
+
     let listener = tokio::net::TcpListener::bind((args.listen_host, args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.listen_host, args.port))?;
-    let config = CoordinatorConfig { token, release_nodes_on_shutdown: true, ..CoordinatorConfig::default() };
+    let config = CoordinatorConfig {
+        token,
+        release_nodes_on_shutdown: true,
+        store: checkpoints.map(Arc::new),
+        ..CoordinatorConfig::default()
+    };
     let options = EmbeddedOptions { nodes: 1, slots_per_node: cores(), memory_budget: 4 << 30 };
     let host = ClusterHost::start(listener, config, &options).await.map_err(failure)?;
 
@@ -269,7 +321,22 @@ async fn main_node(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let started = Instant::now();
-    let outcome = host.run_job(file.spec.clone(), |_| {}).await;
+    // A previous attempt's job, resumed from its checkpoint (unfinished, or finished but
+    // its result not written), is followed rather than started again.
+    let resumed = host
+        .cluster()
+        .list_jobs()
+        .await
+        .map_err(failure)?
+        .into_iter()
+        .find(|p| p.name == file.spec.name && (!p.is_terminal() || p.phase == JobPhase::Done));
+    let outcome = match resumed {
+        Some(p) => {
+            tracing::info!(job = %p.job_id, batches_done = p.batches_done, "resuming the previous attempt's job");
+            host.wait_job(&p.job_id, |_| {}).await
+        }
+        None => host.run_job(file.spec.clone(), |_| {}).await,
+    };
     let stopped = host.stop().await;
     let result = match outcome {
         Ok(r) => r,
@@ -281,13 +348,13 @@ async fn main_node(
         }
     };
     let body = file.render(&result).map_err(|e| anyhow!(e))?;
-    match std::env::var("PATHGRID_JOB_OUTPUT") {
-        Ok(output) => {
+    match output {
+        Some(output) => {
             let (out_root, out_key) = split_input(&output)?;
             open(&out_root).await?.put(&out_key, body).await.with_context(|| format!("writing {output}"))?;
             tracing::info!(%output, "result written");
         }
-        Err(_) => {
+        None => {
             store.put(&file.result_key, body).await.with_context(|| format!("writing {}", file.result_key))?;
             tracing::info!(key = %file.result_key, "result written");
         }

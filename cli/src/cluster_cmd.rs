@@ -4,9 +4,12 @@ use crate::input::{self, Input};
 use crate::{Failure, output, progress};
 use anyhow::Context;
 use clap::Args;
-use pathgrid_coordinator::{Client, CoordinatorConfig, DirStore, Error as CoordinatorError, Progress, Reconnect};
+use pathgrid_coordinator::{
+    CheckpointStore, Client, CoordinatorConfig, Error as CoordinatorError, Owner, Progress, Reconnect,
+};
 use pathgrid_pricing::JobResult;
 use pathgrid_pricing::workshop_csv::{self, CsvSettings};
+use pathgrid_store::{AnyStore, LocalStore, S3Options};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,9 +21,14 @@ pub struct CoordinatorArgs {
     /// Address to listen on for clients and nodes.
     #[arg(long, default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
-    /// Directory for job checkpoints: a restarted coordinator resumes unfinished jobs from it.
-    #[arg(long)]
-    pub store: Option<PathBuf>,
+    /// Where job checkpoints go, a directory or s3://bucket/prefix: a restarted coordinator
+    /// resumes unfinished jobs from it. Coordinators sharing one store never run the same
+    /// job twice (each job has a lease).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub store: Option<String>,
+    /// S3 endpoint of a local server (path-style addressing) for an s3:// store; default: AWS.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
     /// Shared token that clients and nodes must present.
     #[arg(long, env = "PATHGRID_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -176,16 +184,38 @@ pub fn coordinator(args: CoordinatorArgs) -> Result<(), Failure> {
             })?;
         config.heartbeat_timeout = timeout;
         config.heartbeat_interval = config.heartbeat_interval.min(timeout / 4);
-        if let Some(dir) = &args.store {
-            let store = DirStore::new(dir).map_err(failure)?;
-            config.store = Some(Arc::new(store));
+        if let Some(url) = &args.store {
+            let options = S3Options::endpoint(args.endpoint_url.clone());
+            let store = match pathgrid_store::open(url, &options).await {
+                Ok(AnyStore::Local(dir)) => AnyStore::Local(LocalStore::private(dir.root())),
+                Ok(s3) => s3,
+                Err(e) => return Err(Failure::Invalid(format!("--store: {e}"))),
+            };
+            config.store = Some(Arc::new(CheckpointStore::new(store, owner(args.listen))));
         }
+        // Listening first: a second coordinator on this address fails here, before it could
+        // supersede the first one's leases.
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         tracing::info!(addr = %args.listen, store = ?args.store, "coordinator listening");
         pathgrid_coordinator::run(listener, config, shutdown).await.map_err(failure)
     })
+}
+
+/// The lease owner of `pathgrid coordinator`: host and listen address, started now. A
+/// coordinator restarted on the same host and address is a newer incarnation, so it takes
+/// its predecessor's jobs over at once; any other waits for their leases to expire.
+fn owner(listen: SocketAddr) -> Owner {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let started =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    Owner::new(format!("{host}/{listen}"), started)
 }
 
 pub fn node(args: NodeArgs) -> Result<(), Failure> {

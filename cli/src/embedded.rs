@@ -67,9 +67,14 @@ impl ClusterHost {
     }
 
     /// Submits a job and waits for its end.
-    pub async fn run_job(&self, spec: JobSpec, mut progress: impl FnMut(Progress)) -> Result<JobResult, Error> {
+    pub async fn run_job(&self, spec: JobSpec, progress: impl FnMut(Progress)) -> Result<JobResult, Error> {
         let id = self.cluster.submit(spec).await?;
-        terminal_result(self.cluster.wait(&id, |p| progress(p.clone())).await?)
+        self.wait_job(&id, progress).await
+    }
+
+    /// Waits for a job this coordinator knows (submitted, or resumed from a checkpoint).
+    pub async fn wait_job(&self, id: &str, mut progress: impl FnMut(Progress)) -> Result<JobResult, Error> {
+        terminal_result(self.cluster.wait(id, |p| progress(p.clone())).await?)
     }
 
     /// Stops the nodes and the coordinator (remote nodes are released) and waits for them.

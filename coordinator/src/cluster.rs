@@ -3,10 +3,12 @@
 //! [`Cluster`] is what the gRPC services call, and what tests drive directly through the
 //! [`crate::protocol::NodeLink`] seam with virtual nodes.
 
-use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::checkpoint::Checkpoint;
+use crate::checkpoint_store::CheckpointStore;
 use crate::config::CoordinatorConfig;
 use crate::error::Error;
 use crate::job::{self, JobMsg, JobParams, JobPhase, Progress};
+use crate::lease::{Acquire, Lease};
 use crate::protocol::{JobContext, JobId};
 use crate::scheduler::{self, NodeInfo, SchedulerHandle};
 use pathgrid_pricing::{JobSpec, JobStatus};
@@ -52,7 +54,7 @@ impl Cluster {
             let _ = sched_join.await;
         });
         let restored = match &config.store {
-            Some(store) => store.load_all().await?,
+            Some(store) => take_restored(store).await?,
             None => Vec::new(),
         };
         let (tx, rx) = mpsc::channel(256);
@@ -69,8 +71,8 @@ impl Cluster {
             max_message_bytes: config.max_message_bytes,
             counter: 0,
         };
-        for cp in restored {
-            reg.restore(cp);
+        for (cp, lease) in restored {
+            reg.restore(cp, lease);
         }
         tracker.spawn(reg.run());
         Ok(Cluster { sched, reg: tx, tracker, shutdown })
@@ -161,7 +163,7 @@ struct Registry {
     jobs: HashMap<String, Entry>,
     order: Vec<String>,
     sched: SchedulerHandle,
-    store: Option<Arc<dyn CheckpointStore>>,
+    store: Option<Arc<CheckpointStore>>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     max_active_instruments: usize,
@@ -219,18 +221,19 @@ impl Registry {
         let id = self.new_id(&spec.name);
         crate::session::check_deliverable(&id, &spec, self.max_message_bytes)?;
         let ctx = Arc::new(JobContext::new(JobId::from(id.as_str()), spec, job));
-        self.spawn_job(ctx, None);
+        self.spawn_job(ctx, None, None);
         tracing::info!(job = %id, "job submitted");
         Ok(id)
     }
 
-    fn spawn_job(&mut self, ctx: Arc<JobContext>, restored: Option<Checkpoint>) {
+    fn spawn_job(&mut self, ctx: Arc<JobContext>, restored: Option<Checkpoint>, lease: Option<Lease>) {
         let id = ctx.id.to_string();
         let (tx, events) = job::spawn(JobParams {
             ctx,
             restored,
             sched: self.sched.clone(),
             store: self.store.clone(),
+            lease,
             shutdown: self.shutdown.clone(),
             max_active_instruments: self.max_active_instruments,
             checkpoint_interval: self.checkpoint_interval,
@@ -253,8 +256,8 @@ impl Registry {
         }
     }
 
-    /// Resumes an unfinished job, or keeps a finished one visible.
-    fn restore(&mut self, cp: Checkpoint) {
+    /// Resumes an unfinished job (whose lease was taken), or keeps a finished one visible.
+    fn restore(&mut self, cp: Checkpoint, lease: Option<Lease>) {
         let job = match cp.spec.validate() {
             Ok(job) => job,
             Err(e) => {
@@ -269,7 +272,7 @@ impl Registry {
             JobStatus::Queued | JobStatus::Running => {
                 tracing::info!(job = %cp.job_id, "resuming job from checkpoint");
                 let ctx = Arc::new(JobContext::new(JobId::from(cp.job_id.as_str()), cp.spec.clone(), job));
-                self.spawn_job(ctx, Some(cp));
+                self.spawn_job(ctx, Some(cp), lease);
             }
             status => {
                 let phase = match status {
@@ -284,4 +287,25 @@ impl Registry {
             }
         }
     }
+}
+
+/// The store's verified checkpoints this coordinator may show or resume: finished jobs, and
+/// unfinished ones whose lease it took. A job whose lease another live coordinator holds is
+/// left to that coordinator.
+async fn take_restored(store: &CheckpointStore) -> Result<Vec<(Checkpoint, Option<Lease>)>, Error> {
+    let mut out = Vec::new();
+    for cp in store.load_all().await? {
+        if !matches!(cp.status, JobStatus::Queued | JobStatus::Running) {
+            out.push((cp, None));
+            continue;
+        }
+        match store.acquire(&cp.job_id).await {
+            Ok(Acquire::Taken(lease)) => out.push((cp, Some(lease))),
+            Ok(Acquire::Held { holder, expires_unix_ms }) => {
+                tracing::info!(job = %cp.job_id, %holder, expires_unix_ms, "job is leased by another coordinator; left to it");
+            }
+            Err(e) => tracing::warn!(job = %cp.job_id, error = %e, "could not take the job's lease; not resumed"),
+        }
+    }
+    Ok(out)
 }

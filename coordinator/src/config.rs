@@ -1,6 +1,6 @@
 //! Coordinator settings.
 
-use crate::checkpoint::CheckpointStore;
+use crate::checkpoint_store::CheckpointStore;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,8 +8,8 @@ use std::time::Duration;
 pub struct CoordinatorConfig {
     /// Shared token nodes and clients must present (`PATHGRID_TOKEN` / `--token`).
     pub token: Option<String>,
-    /// Where job checkpoints go; `None` keeps jobs in memory only.
-    pub store: Option<Arc<dyn CheckpointStore>>,
+    /// Where job checkpoints and leases go; `None` keeps jobs in memory only.
+    pub store: Option<Arc<CheckpointStore>>,
     /// How often nodes are asked to send heartbeats.
     pub heartbeat_interval: Duration,
     /// A node silent for this long is lost (its batches go back to the queue).

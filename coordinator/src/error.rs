@@ -10,7 +10,29 @@ pub enum Error {
     #[error(transparent)]
     Proto(#[from] pathgrid_proto::Error),
     #[error("checkpoint store: {0}")]
-    Checkpoint(String),
+    Store(#[from] pathgrid_store::Error),
+    #[error("not a valid checkpoint: {reason}")]
+    CheckpointFormat { reason: &'static str },
+    #[error("checkpoint format {found} is not supported (this version reads format {supported})")]
+    CheckpointVersion { found: u32, supported: u32 },
+    #[error("checkpoint payload is {actual} bytes, its header says {declared} (truncated or partly written)")]
+    CheckpointLength { declared: u64, actual: u64 },
+    #[error("checkpoint digest mismatch: header says sha256 {declared}, payload has {actual} (corrupted or edited)")]
+    CheckpointDigest { declared: String, actual: String },
+    #[error("checkpoint payload: {0}")]
+    CheckpointJson(#[source] serde_json::Error),
+    #[error("unsafe job id {job_id:?} in a checkpoint")]
+    CheckpointJobId { job_id: String },
+    #[error("checkpoint object {object:?} holds job {job_id:?}: it was renamed or copied")]
+    CheckpointMisplaced { object: String, job_id: String },
+    #[error("the lease of job {job_id} keeps changing hands; not taken")]
+    LeaseContended { job_id: String },
+    #[error("checkpoint object {object:?} refused: {source}")]
+    CheckpointRefused {
+        object: String,
+        #[source]
+        source: Box<Error>,
+    },
     #[error("unknown job {0}")]
     UnknownJob(String),
     /// Like [`Error::Status`], the text holds the whole cause chain, each part once.

@@ -7,7 +7,9 @@
 //! full policy, the sums merged in batch order and turned into the result. Each batch
 //! result is accepted once; duplicates and stale rounds are counted and dropped.
 
-use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, CheckpointStore, InstrumentCheckpoint};
+use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, InstrumentCheckpoint, RunRecord};
+use crate::checkpoint_store::CheckpointStore;
+use crate::lease::{Acquire, Lease};
 use crate::protocol::{JobContext, Round, TaskOutput, TaskSpec, Work};
 use crate::scheduler::SchedulerHandle;
 use pathgrid_pricing::{
@@ -73,7 +75,10 @@ pub(crate) struct JobParams {
     pub ctx: Arc<JobContext>,
     pub restored: Option<Checkpoint>,
     pub sched: SchedulerHandle,
-    pub store: Option<Arc<dyn CheckpointStore>>,
+    pub store: Option<Arc<CheckpointStore>>,
+    /// The job's lease when the registry took it already (a restored job); a new job's
+    /// actor takes its own.
+    pub lease: Option<Lease>,
     pub shutdown: CancellationToken,
     pub max_active_instruments: usize,
     pub checkpoint_interval: Duration,
@@ -99,7 +104,11 @@ struct JobActor {
     rx: mpsc::Receiver<JobMsg>,
     sched: SchedulerHandle,
     events: watch::Sender<Progress>,
-    store: Option<Arc<dyn CheckpointStore>>,
+    store: Option<Arc<CheckpointStore>>,
+    /// Checkpoints are written only while this is held.
+    lease: Option<Lease>,
+    /// Earlier coordinators' shares of the job (from the checkpoint).
+    previous_runs: Vec<RunRecord>,
     max_active: usize,
     checkpoint_interval: Duration,
     insts: Vec<Inst>,
@@ -127,6 +136,7 @@ pub(crate) fn spawn(p: JobParams) -> (mpsc::Sender<JobMsg>, watch::Receiver<Prog
     let ctx = p.ctx;
     let insts = restored_insts(&ctx, p.restored.as_ref());
     let previous_elapsed = p.restored.as_ref().map_or(0.0, |cp| cp.elapsed_s);
+    let previous_runs = p.restored.as_ref().map_or_else(Vec::new, |cp| cp.runs.clone());
     let (done, batches_total) = batch_counts(&ctx, &insts);
     let now = Instant::now();
     let initial = Progress {
@@ -150,6 +160,8 @@ pub(crate) fn spawn(p: JobParams) -> (mpsc::Sender<JobMsg>, watch::Receiver<Prog
         sched: p.sched,
         events,
         store: p.store,
+        lease: p.lease,
+        previous_runs,
         max_active: p.max_active_instruments.max(1),
         checkpoint_interval: p.checkpoint_interval,
         insts,
@@ -239,18 +251,33 @@ pub(crate) fn ended_progress(ctx: &JobContext, cp: Checkpoint, phase: JobPhase) 
 
 impl JobActor {
     async fn run(mut self, tx: mpsc::Sender<JobMsg>, shutdown: CancellationToken) {
+        if !self.take_lease().await {
+            self.publish();
+            return;
+        }
         self.sched.register_job(self.ctx.id.clone(), tx).await;
         self.save().await;
         self.fill_window().await;
         self.check_complete().await;
         self.publish();
+        // Renewed at a third of its lifetime, so two renewals may fail before it lapses.
+        let period = self.store.as_ref().map_or(Duration::from_secs(3600), |s| s.lease_ttl() / 3);
+        let mut renew = tokio::time::interval_at(Instant::now() + period, period);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !self.phase.is_terminal() {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => {
-                    // Keep everything finished so far for the next coordinator.
+                    // Keep everything finished so far for the next coordinator, and let it
+                    // take the job at once.
                     self.save().await;
+                    self.release_lease().await;
                     return;
+                }
+                _ = renew.tick(), if self.lease.is_some() => {
+                    if !self.renew_lease().await {
+                        return;
+                    }
                 }
                 msg = self.rx.recv() => match msg {
                     Some(msg) => self.handle(msg).await,
@@ -260,8 +287,60 @@ impl JobActor {
         }
         self.sched.job_finished(self.ctx.id.clone()).await;
         self.save().await;
+        self.release_lease().await;
         self.publish();
         tracing::info!(job = %self.ctx.id, phase = ?self.phase, duplicates = self.duplicates, "job finished");
+    }
+
+    /// A new job takes its lease here (a restored one arrives with it). False when another
+    /// coordinator holds it: then this one must not run the job.
+    async fn take_lease(&mut self) -> bool {
+        let Some(store) = self.store.clone() else { return true };
+        if self.lease.is_some() {
+            return true;
+        }
+        match store.acquire(&self.ctx.id).await {
+            Ok(Acquire::Taken(lease)) => {
+                self.lease = Some(lease);
+                true
+            }
+            Ok(Acquire::Held { holder, .. }) => {
+                self.fail(format!("job id {} is held by coordinator {holder}", self.ctx.id));
+                false
+            }
+            Err(e) => {
+                // The store is unreachable: run in memory; the result still reaches the client.
+                tracing::warn!(job = %self.ctx.id, error = %e, "no lease taken; this job is not checkpointed");
+                true
+            }
+        }
+    }
+
+    /// False when the lease is lost: another coordinator runs the job now, so this one stops
+    /// without writing anything more.
+    async fn renew_lease(&mut self) -> bool {
+        let (Some(store), Some(lease)) = (self.store.clone(), self.lease.as_mut()) else { return true };
+        match store.renew(lease).await {
+            Ok(true) => true,
+            Err(e) => {
+                tracing::warn!(job = %self.ctx.id, error = %e, "lease renewal failed; will retry");
+                true
+            }
+            Ok(false) => {
+                self.lease = None;
+                tracing::error!(job = %self.ctx.id, "lease lost: another coordinator runs this job now; stopping it here");
+                self.fail("lease lost to another coordinator, which runs this job now".into());
+                self.sched.job_finished(self.ctx.id.clone()).await;
+                self.publish();
+                false
+            }
+        }
+    }
+
+    async fn release_lease(&mut self) {
+        if let (Some(store), Some(lease)) = (self.store.clone(), self.lease.take()) {
+            store.release(lease).await;
+        }
     }
 
     async fn handle(&mut self, msg: JobMsg) {
@@ -609,6 +688,16 @@ impl JobActor {
                 })
                 .collect(),
             result: self.result.clone(),
+            runs: self
+                .previous_runs
+                .iter()
+                .cloned()
+                .chain(self.store.as_ref().map(|s| RunRecord {
+                    owner: s.owner().to_string(),
+                    training_tasks: self.training_tasks,
+                    pricing_tasks: self.pricing_tasks,
+                }))
+                .collect(),
         }
     }
 
@@ -616,6 +705,10 @@ impl JobActor {
         self.last_save = Instant::now();
         self.dirty = false;
         let Some(store) = self.store.clone() else { return };
+        // Without the lease another coordinator may own the job: never overwrite its state.
+        if self.lease.as_ref().is_none_or(Lease::expired) {
+            return;
+        }
         let cp = self.checkpoint();
         if let Err(e) = store.save(&cp).await {
             tracing::warn!(job = %self.ctx.id, error = %e, "checkpoint not written");

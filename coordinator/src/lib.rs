@@ -6,18 +6,22 @@
 //!   the single "node lost" path (stream closed or heartbeat timeout);
 //! - [`job`]: one per job, the `Training(date) → Pricing → Done|Failed|Cancelled` machine;
 //! - [`session`]: one per attached node, bridging its gRPC stream;
-//! - [`cluster`]: the job registry and the handle the services (and tests) use.
+//! - [`cluster`]: the job registry and the handle the services (and tests) use;
+//! - [`checkpoint`], [`checkpoint_store`], [`lease`]: verified checkpoints in a local or S3
+//!   store, and the per-job lease that keeps two coordinators off one job.
 //!
 //! Entry points: [`run`] (a coordinator on a listener), [`Client`] (submit/watch/...),
 //! The embedded cluster of `pathgrid run` (coordinator + in-process nodes) lives in the CLI,
 //! which depends on both this crate and the node crate.
 
 pub mod checkpoint;
+pub mod checkpoint_store;
 pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod job;
+pub mod lease;
 pub mod protocol;
 pub mod scheduler;
 pub mod service;
@@ -28,10 +32,12 @@ pub mod virtual_node;
 #[cfg(test)]
 mod tests;
 
-pub use checkpoint::{Checkpoint, CheckpointStore, DirStore};
+pub use checkpoint::Checkpoint;
+pub use checkpoint_store::CheckpointStore;
 pub use client::{Client, Reconnect};
 pub use cluster::Cluster;
 pub use config::CoordinatorConfig;
+pub use lease::Owner;
 
 pub use error::Error;
 pub use job::{JobPhase, Progress};

@@ -1,7 +1,7 @@
 //! Scheduler + job logic through the NodeLink seam: no sockets, virtual time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::checkpoint::DirStore;
+use crate::checkpoint_store::CheckpointStore;
 use crate::cluster::Cluster;
 use crate::config::CoordinatorConfig;
 use crate::job::{JobPhase, Progress};
@@ -175,7 +175,7 @@ async fn several_jobs_share_the_nodes_and_multi_instrument_jobs_match() {
 #[tokio::test]
 async fn checkpoint_resume_skips_training() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(DirStore::new(dir.path()).unwrap());
+    let store = Arc::new(CheckpointStore::local(dir.path()));
     let cfg = CoordinatorConfig { store: Some(store), ..config() };
     let spec = spec("resume", 8_000, 500, 10, 5);
 
@@ -213,6 +213,98 @@ async fn checkpoint_resume_skips_training() {
     assert_eq!(p.result.unwrap().results, reference(&spec));
     shutdown.cancel();
     cluster.stopped().await;
+}
+
+/// Two coordinators start at once on one store holding an unfinished job: exactly one takes
+/// its lease and runs it (to the reference result); the other leaves it alone, and cannot
+/// take it while the first holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_coordinators_on_one_store_run_a_job_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec("shared", 8_000, 500, 10, 11);
+
+    // A first coordinator trains, then stops cleanly (checkpoint written, lease released).
+    let first = CoordinatorConfig { store: Some(Arc::new(CheckpointStore::local(dir.path()))), ..config() };
+    let shutdown = CancellationToken::new();
+    let cluster = Cluster::start(&first, shutdown.clone()).await.unwrap();
+    let id = cluster.submit(spec.clone()).await.unwrap();
+    let opts = VirtualNodeOptions { die_after: Some(total_tasks(&spec).0), ..Default::default() };
+    let node = virtual_node::spawn(&cluster, "first".into(), opts).await;
+    assert!(node.await.unwrap().died);
+    wait_until(&cluster, &id, |p| p.phase == JobPhase::Pricing).await;
+    shutdown.cancel();
+    cluster.stopped().await;
+
+    // Two coordinators with distinct identities race for it.
+    let cfg = || CoordinatorConfig { store: Some(Arc::new(CheckpointStore::local(dir.path()))), ..config() };
+    let (cfg_a, cfg_b) = (cfg(), cfg());
+    let (stop_a, stop_b) = (CancellationToken::new(), CancellationToken::new());
+    let (a, b) = tokio::join!(Cluster::start(&cfg_a, stop_a.clone()), Cluster::start(&cfg_b, stop_b.clone()));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let (a_jobs, b_jobs) = (a.list_jobs().await.unwrap(), b.list_jobs().await.unwrap());
+    assert_eq!(a_jobs.len() + b_jobs.len(), 1, "the job was resumed {} times", a_jobs.len() + b_jobs.len());
+    let (owner, other, other_stop) = if a_jobs.is_empty() { (b, a, stop_a) } else { (a, b, stop_b) };
+
+    // While the owner holds it, a third coordinator still cannot take it.
+    let third = Cluster::start(&cfg(), CancellationToken::new()).await.unwrap();
+    assert!(third.list_jobs().await.unwrap().is_empty(), "a live lease was taken over");
+    third.shutdown_token().cancel();
+    third.stopped().await;
+
+    let node = virtual_node::spawn(&owner, "second".into(), VirtualNodeOptions::default()).await;
+    let p = tokio::time::timeout(Duration::from_secs(60), owner.wait(&id, |_| {})).await.unwrap().unwrap();
+    assert_eq!(p.phase, JobPhase::Done, "{:?}", p.error);
+    assert_eq!(p.training_tasks, 0, "training was redone");
+    assert_eq!(p.result.unwrap().results, reference(&spec));
+    assert!(other.list_jobs().await.unwrap().is_empty());
+    owner.shutdown_token().cancel();
+    owner.stopped().await;
+    other_stop.cancel();
+    other.stopped().await;
+    node.await.unwrap();
+
+    // The finished checkpoint records which coordinators worked on the job.
+    let cp = CheckpointStore::local(dir.path()).load(&CheckpointStore::object(&id)).await.unwrap();
+    assert_eq!(cp.runs.len(), 2, "{:?}", cp.runs);
+    assert_eq!(cp.runs[0].training_tasks, total_tasks(&spec).0);
+    assert_eq!((cp.runs[1].training_tasks, cp.runs[1].pricing_tasks), (0, total_tasks(&spec).1));
+}
+
+/// A coordinator whose lease is taken over (here: by a later incarnation of itself) stops
+/// the job at its next renewal and writes nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_that_loses_its_lease_stops_the_job() {
+    use crate::lease::Owner;
+    use pathgrid_store::{AnyStore, LocalStore};
+    let dir = tempfile::tempdir().unwrap();
+    let store = |incarnation| {
+        let s = AnyStore::Local(LocalStore::private(dir.path()));
+        Arc::new(CheckpointStore::new(s, Owner::new("host/1", incarnation)).with_lease_ttl(Duration::from_millis(300)))
+    };
+    let spec = spec("lost", 8_000, 500, 10, 12);
+    let shutdown = CancellationToken::new();
+    let cluster =
+        Cluster::start(&CoordinatorConfig { store: Some(store(1)), ..config() }, shutdown.clone()).await.unwrap();
+    // No nodes: the job waits in training with its lease.
+    let id = cluster.submit(spec.clone()).await.unwrap();
+    wait_until(&cluster, &id, |p| p.phase == JobPhase::Training).await;
+    let before = std::fs::read(dir.path().join(CheckpointStore::object(&id))).unwrap();
+
+    let stop_next = CancellationToken::new();
+    let next =
+        Cluster::start(&CoordinatorConfig { store: Some(store(2)), ..config() }, stop_next.clone()).await.unwrap();
+    assert_eq!(next.list_jobs().await.unwrap().len(), 1, "the later incarnation did not take the job");
+    let p = tokio::time::timeout(Duration::from_secs(30), cluster.wait(&id, |_| {})).await.unwrap().unwrap();
+    assert_eq!(p.phase, JobPhase::Failed);
+    assert!(p.error.as_deref().unwrap_or_default().contains("lease lost"), "{:?}", p.error);
+    shutdown.cancel();
+    cluster.stopped().await;
+    // The old coordinator's shutdown wrote nothing over the new owner's checkpoint.
+    let after = CheckpointStore::local(dir.path()).load(&CheckpointStore::object(&id)).await.unwrap();
+    assert_eq!(after.runs.last().unwrap().owner, "host/1#2");
+    assert_ne!(std::fs::read(dir.path().join(CheckpointStore::object(&id))).unwrap(), before);
+    stop_next.cancel();
+    next.stopped().await;
 }
 
 #[tokio::test(start_paused = true)]

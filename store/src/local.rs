@@ -3,6 +3,7 @@
 use crate::{Error, Result, Store, check_key};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::io::AsyncWriteExt;
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 const TMP_MARK: &str = ".pgtmp-";
@@ -12,11 +13,19 @@ const TMP_MARK: &str = ".pgtmp-";
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     root: PathBuf,
+    private: bool,
 }
 
 impl LocalStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        LocalStore { root: root.into() }
+        LocalStore { root: root.into(), private: false }
+    }
+
+    /// A store for state only its owner should read (checkpoints): files are created with
+    /// mode 0600 and directories 0700 (on Unix), and each file is synced to disk before it
+    /// is renamed into place, so a crash leaves the old object or the new one, never a mix.
+    pub fn private(root: impl Into<PathBuf>) -> Self {
+        LocalStore { root: root.into(), private: true }
     }
 
     pub fn root(&self) -> &Path {
@@ -32,12 +41,35 @@ impl LocalStore {
     async fn write_temp(&self, key: &str, path: &Path, data: &[u8]) -> Result<PathBuf> {
         let io = |op| move |source| Error::Io { op, key: key.to_string(), source };
         if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(io("create directory"))?;
+            let mut builder = tokio::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            if self.private {
+                builder.mode(0o700);
+            }
+            builder.create(parent).await.map_err(io("create directory"))?;
         }
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = path.with_file_name(format!(".{file}{TMP_MARK}{}-{n}", std::process::id()));
-        tokio::fs::write(&tmp, data).await.map_err(io("write"))?;
+        if !self.private {
+            tokio::fs::write(&tmp, data).await.map_err(io("write"))?;
+            return Ok(tmp);
+        }
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let written = async {
+            let mut f = options.open(&tmp).await?;
+            f.write_all(data).await?;
+            f.sync_all().await
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(io("write")(e));
+        }
         Ok(tmp)
     }
 }
@@ -153,5 +185,24 @@ mod tests {
         s.delete("markers/m").await.unwrap();
         assert_eq!(s.list("mark").await.unwrap(), Vec::<String>::new());
         assert!(s.get("../etc/passwd", 10).await.is_err());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn private_store_writes_owner_only_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let s = LocalStore::private(dir.path().join("ckpt"));
+        s.put("jobs/a.ckpt", b"one".to_vec()).await.unwrap();
+        s.put("jobs/a.ckpt", b"two".to_vec()).await.unwrap();
+        assert!(s.put_if_absent("leases/a/0", b"x".to_vec()).await.unwrap());
+        assert_eq!(s.get("jobs/a.ckpt", 10).await.unwrap(), b"two");
+        for (path, want) in [("ckpt/jobs/a.ckpt", 0o600), ("ckpt/leases/a/0", 0o600), ("ckpt/jobs", 0o700)] {
+            let mode = std::fs::metadata(dir.path().join(path)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, want, "{path}: {mode:o}");
+        }
+        // No temporary files are left behind.
+        assert_eq!(s.list("").await.unwrap(), vec!["jobs/a.ckpt", "leases/a/0"]);
+        assert_eq!(std::fs::read_dir(dir.path().join("ckpt/jobs")).unwrap().count(), 1);
     }
 }

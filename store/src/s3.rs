@@ -33,6 +33,12 @@ impl S3Options {
         }
     }
 
+    /// The default AWS configuration, at `endpoint_url` (path-style) when one is given:
+    /// what the command line's `--endpoint-url` options mean.
+    pub fn endpoint(endpoint_url: Option<String>) -> Self {
+        S3Options { force_path_style: endpoint_url.is_some(), endpoint_url, ..S3Options::default() }
+    }
+
     /// The shared SDK configuration these options describe (also used for other AWS clients).
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         let fallback = self.region.clone().unwrap_or_else(|| "us-east-1".to_string());

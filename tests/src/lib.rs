@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_arguments)]
 //! Helpers shared by the cross-crate integration tests under `tests/`.
 
+pub mod moto;
+
 use pathgrid_pricing::{InstrumentResult, Job, JobSpec};
 use serde_json::{Value, json};
 use std::path::PathBuf;

@@ -10,87 +10,22 @@ use aws_sdk_batch::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::primitives::ByteStream;
 use pathgrid_pricing::{JobResult, price_job_sequential};
 use pathgrid_store::{S3Options, S3Store, Store};
+use pathgrid_tests::moto::Moto;
 use pathgrid_trigger::{Outcome, TriggerConfig, TriggerContext, handle_s3_event};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A moto server on a free loopback port, killed on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let have_moto = Command::new("python3").args(["-c", "import moto"]).status().is_ok_and(|s| s.success());
-        assert!(have_moto, "moto is not installed: run scripts/setup.sh (pip install \"moto[server]\")");
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut moto = Moto { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if moto.http("GET", "/moto-api/", &[], "").is_ok_and(|(status, _)| status > 0) {
-                break;
-            }
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto server exited early: {status}");
-            }
-            assert!(Instant::now() < deadline, "moto server did not answer on port {port} within 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
+/// A Batch client for `moto`, recording what it sends into `capture`.
+async fn batch_client(moto: &Moto, capture: Option<Capture>) -> aws_sdk_batch::Client {
+    let mut conf = aws_sdk_batch::config::Builder::from(&moto.sdk_config().await);
+    if let Some(c) = capture {
+        conf = conf.interceptor(c);
     }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// A minimal HTTP/1.0 request; returns the status and the body.
-    fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<(u16, String)> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n", self.port);
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-        s.write_all(req.as_bytes())?;
-        let mut out = String::new();
-        s.read_to_string(&mut out)?;
-        let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-        Ok((status, body))
-    }
-
-    async fn s3(&self) -> aws_sdk_s3::Client {
-        pathgrid_store::S3Store::connect("unused", "", &S3Options::local(self.endpoint())).await.client().clone()
-    }
-
-    async fn batch(&self, capture: Option<Capture>) -> aws_sdk_batch::Client {
-        let sdk = S3Options::local(self.endpoint()).sdk_config().await;
-        let mut conf = aws_sdk_batch::config::Builder::from(&sdk);
-        if let Some(c) = capture {
-            conf = conf.interceptor(c);
-        }
-        aws_sdk_batch::Client::from_conf(conf.build())
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    aws_sdk_batch::Client::from_conf(conf.build())
 }
 
 /// Records the bodies of the requests a Batch client sends (moto ignores `nodeOverrides`, so
@@ -428,7 +363,7 @@ async fn large_job_delivered_three_times_submits_one_batch_job() {
     let moto = Moto::start();
     let s3 = moto.s3().await;
     let capture = Capture::default();
-    let batch = moto.batch(Some(capture.clone())).await;
+    let batch = batch_client(&moto, Some(capture.clone())).await;
     let def_arn = setup_batch(&moto, &batch).await;
     let bucket = "pathgrid-large";
     make_bucket(&s3, bucket).await;

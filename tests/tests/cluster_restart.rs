@@ -3,7 +3,7 @@
 //! retraining, and the result is bit-identical to the sequential reference.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use pathgrid_coordinator::{Client, CoordinatorConfig, DirStore, JobPhase};
+use pathgrid_coordinator::{CheckpointStore, Client, CoordinatorConfig, JobPhase};
 use pathgrid_node::NodeConfig;
 use pathgrid_pricing::{parse_spec, price_job_sequential};
 use std::net::SocketAddr;
@@ -29,7 +29,7 @@ async fn restart_on_checkpoint_resumes_pricing_without_retraining() {
 
     let dir = tempfile::tempdir().unwrap();
     let config = || CoordinatorConfig {
-        store: Some(Arc::new(DirStore::new(dir.path()).unwrap())),
+        store: Some(Arc::new(CheckpointStore::local(dir.path()))),
         ..CoordinatorConfig::default()
     };
 
