@@ -4,7 +4,7 @@
 //! healthy job beside it finishes with the reference result; no input hangs anything
 //! (every wait is bounded by a generous timeout).
 
-use pathgrid_coordinator::{Client, CoordinatorConfig, DirStore, Error};
+use pathgrid_coordinator::{CheckpointStore, Client, CoordinatorConfig, Error};
 use pathgrid_node::NodeConfig;
 use pathgrid_pricing::{JobSpec, parse_spec, price_job_sequential};
 use pathgrid_proto::v1::{self, coordinator_message::Msg as Down, node_message::Msg as Up};
@@ -265,7 +265,7 @@ async fn non_finite_statistics_fail_the_job_and_keep_the_node() {
 async fn jobs_restored_from_a_checkpoint_show_their_batch_counts() {
     let store_dir = tempfile::tempdir().unwrap();
     let config = || CoordinatorConfig {
-        store: Some(Arc::new(DirStore::new(store_dir.path()).unwrap())),
+        store: Some(Arc::new(CheckpointStore::local(store_dir.path()))),
         ..CoordinatorConfig::default()
     };
     let coord = Coordinator::start(config()).await;
