@@ -447,7 +447,7 @@ async fn delivery_dying_after_the_pending_marker_is_submitted_once_by_a_redelive
     let moto = Moto::start();
     let s3 = moto.s3().await;
     let capture = Capture::default();
-    let batch = moto.batch(Some(capture.clone())).await;
+    let batch = batch_client(&moto, Some(capture.clone())).await;
     setup_batch(&moto, &batch).await;
     let bucket = "pathgrid-stranded";
     make_bucket(&s3, bucket).await;
