@@ -150,14 +150,14 @@ fn overflow(inst: &Instrument, paths: f64) -> Option<String> {
     let m = &inst.model;
     let t = inst.maturity();
     let strike = inst.payoff.strike();
-    let growth = (0..m.assets())
-        .map(|a| {
-            let drift = (m.rate - m.dividend[a]).max(0.0) * t;
-            let spread = TAIL_SIGMAS * m.vol[a] * t.sqrt();
-            // sup over σ√t of (zσ√t − σ²t/2) is z²/2: the Itô term caps any vol's reach.
-            drift + spread.min(0.5 * TAIL_SIGMAS * TAIL_SIGMAS)
-        })
-        .fold(0.0, f64::max);
+    // The largest vol and the smallest dividend over the assets bound every asset's growth,
+    // without indexing one array by another's length (they may differ when another field of
+    // this instrument was refused).
+    let vol = m.vol.iter().copied().fold(0.0, f64::max);
+    let dividend = m.dividend.iter().copied().fold(f64::INFINITY, f64::min);
+    let drift = (m.rate - if dividend.is_finite() { dividend } else { 0.0 }).max(0.0) * t;
+    // sup over σ√t of (zσ√t − σ²t/2) is z²/2: the Itô term caps any vol's reach.
+    let growth = drift + (TAIL_SIGMAS * vol * t.sqrt()).min(0.5 * TAIL_SIGMAS * TAIL_SIGMAS);
     let spot = m.spot.iter().copied().fold(0.0, f64::max);
     let ln_x = (spot / strike).ln() + growth;
     let weight: f64 = match &inst.payoff {
