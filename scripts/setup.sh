@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what pathgrid needs on a Debian machine, and nothing twice: every step checks
 # first, so a second run takes a moment.
-#   scripts/setup.sh           what the build needs (a C compiler and pkg-config for -sys crates)
+#   scripts/setup.sh           what the build needs (C and C++ compilers, pkg-config for -sys crates)
 #   scripts/setup.sh --tests   that, plus the tests' servers and tools (moto, cfn-lint, grpcio,
 #                              debootstrap, s3s-fs)
 set -euo pipefail
@@ -15,9 +15,10 @@ esac
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# System packages for crates that build C code. No numerical library: the regression solves are
-# plain Rust, so that results do not depend on the CPU's BLAS kernels.
-packages=(gcc pkg-config)
+# System packages for crates that build C code, and g++ for libFuzzer (scripts/fuzz.sh). No
+# numerical library: the regression solves are plain Rust, so that results do not depend on the
+# CPU's BLAS kernels.
+packages=(gcc g++ pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -587,16 +587,23 @@ enum Fault {
     Job(String),
 }
 
-/// Checks that a node's output has the kind and shape its task calls for, and finite sums.
+/// Checks that a node's output has the kind and shape its task calls for (no more samples
+/// than the batch has paths), and finite sums.
 fn check_output(t: &TaskSpec, output: &TaskOutput) -> Result<(), Fault> {
     let problem = t.job.problems.get(t.instrument as usize);
     let basis = problem.map(|p| p.basis_len()).unwrap_or(0);
+    let paths = |phase| problem.and_then(|p| p.batch_len(phase, t.batch).ok()).unwrap_or(0);
     let (finite, phase) = match (&t.work, output) {
         (Work::Train { .. }, TaskOutput::Regression(s)) => {
-            s.check(basis).map_err(|e| Fault::Node(format!("bad regression statistics: {e}")))?;
+            s.check(basis)
+                .and_then(|()| s.check_count(paths(Phase::Training)))
+                .map_err(|e| Fault::Node(format!("bad regression statistics: {e}")))?;
             (s.is_finite(), Phase::Training)
         }
-        (Work::Price { .. }, TaskOutput::Pricing(p)) => (p.is_finite(), Phase::Pricing),
+        (Work::Price { .. }, TaskOutput::Pricing(p)) => {
+            p.check(paths(Phase::Pricing)).map_err(|e| Fault::Node(format!("bad pricing statistics: {e}")))?;
+            (p.is_finite(), Phase::Pricing)
+        }
         _ => return Err(Fault::Node("result kind does not match the task".into())),
     };
     if finite {

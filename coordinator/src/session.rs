@@ -48,13 +48,7 @@ impl SessionFactory {
         if !self.check.accepts(&hello.token) {
             return Err(Status::unauthenticated("hello.token: wrong token"));
         }
-        let name = hello.node_id.trim().to_string();
-        if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-            return Err(Status::invalid_argument("hello.node_id: must be 1 to 128 printable characters"));
-        }
-        if hello.slots == 0 || hello.slots > MAX_SLOTS {
-            return Err(Status::invalid_argument(format!("hello.slots: must be between 1 and {MAX_SLOTS}")));
-        }
+        let name = check_hello(&hello)?;
         let session: SessionId = self.next.fetch_add(1, Ordering::Relaxed);
         let (resp_tx, resp_rx) = mpsc::channel(64);
         let welcome = v1::CoordinatorMessage {
@@ -136,26 +130,42 @@ async fn reader(
 }
 
 async fn handle(sched: &SchedulerHandle, session: SessionId, m: v1::NodeMessage) -> Result<(), Status> {
+    match from_node(m)? {
+        FromNode::Heartbeat(load) => sched.heartbeat(session, load).await,
+        FromNode::Result { task_id, output } => sched.result(session, task_id, output).await,
+        FromNode::Error { task_id, kind, message } => sched.task_error(session, task_id, kind, message).await,
+    }
+    Ok(())
+}
+
+/// The node's name from its `Hello` (the token is checked apart, against the configured one).
+pub fn check_hello(hello: &v1::Hello) -> Result<String, Status> {
+    let name = hello.node_id.trim().to_string();
+    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+        return Err(Status::invalid_argument("hello.node_id: must be 1 to 128 printable characters"));
+    }
+    if hello.slots == 0 || hello.slots > MAX_SLOTS {
+        return Err(Status::invalid_argument(format!("hello.slots: must be between 1 and {MAX_SLOTS}")));
+    }
+    Ok(name)
+}
+
+/// What a node may say once attached, checked: what the scheduler hears.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FromNode {
+    Heartbeat(NodeLoad),
+    Result { task_id: u64, output: TaskOutput },
+    Error { task_id: u64, kind: TaskErrorKind, message: String },
+}
+
+/// Checks a message a node sent after its `Hello`. An error is a protocol violation: the
+/// session closes the node's stream with it.
+pub fn from_node(m: v1::NodeMessage) -> Result<FromNode, Status> {
     match m.msg {
         None => Err(Status::invalid_argument("msg: missing")),
         Some(Up::Hello(_)) => Err(Status::invalid_argument("msg: hello sent twice")),
-        Some(Up::Heartbeat(hb)) => {
-            sched.heartbeat(session, NodeLoad { cached_bytes: hb.cached_bytes, jobs: hb.jobs }).await;
-            Ok(())
-        }
-        Some(Up::Result(r)) => {
-            let output = match &r.stats {
-                Some(v1::task_result::Stats::Regression(s)) => {
-                    TaskOutput::Regression(convert::regression_from_proto(s, s.dim as usize, "result.regression")?)
-                }
-                Some(v1::task_result::Stats::Pricing(s)) => {
-                    TaskOutput::Pricing(convert::pricing_from_proto(s, "result.pricing")?)
-                }
-                None => return Err(Status::invalid_argument("result.stats: missing")),
-            };
-            sched.result(session, r.task_id, output).await;
-            Ok(())
-        }
+        Some(Up::Heartbeat(hb)) => Ok(FromNode::Heartbeat(NodeLoad { cached_bytes: hb.cached_bytes, jobs: hb.jobs })),
+        Some(Up::Result(r)) => Ok(FromNode::Result { task_id: r.task_id, output: task_output(&r)? }),
         Some(Up::Error(e)) => {
             let kind = match v1::TaskErrorCode::try_from(e.code) {
                 Ok(v1::TaskErrorCode::NeedState) => TaskErrorKind::NeedState,
@@ -164,9 +174,22 @@ async fn handle(sched: &SchedulerHandle, session: SessionId, m: v1::NodeMessage)
                 _ => return Err(Status::invalid_argument(format!("error.code: unknown code {}", e.code))),
             };
             let message: String = e.message.chars().take(1000).collect();
-            sched.task_error(session, e.task_id, kind, message).await;
-            Ok(())
+            Ok(FromNode::Error { task_id: e.task_id, kind, message })
         }
+    }
+}
+
+/// The statistics a task result carries, checked for shape only: whether they fit the task
+/// (kind, basis size) and are finite is the scheduler's to judge (`scheduler::check_output`).
+pub fn task_output(r: &v1::TaskResult) -> Result<TaskOutput, Status> {
+    match &r.stats {
+        Some(v1::task_result::Stats::Regression(s)) => {
+            Ok(TaskOutput::Regression(convert::regression_from_proto(s, s.dim as usize, "result.regression")?))
+        }
+        Some(v1::task_result::Stats::Pricing(s)) => {
+            Ok(TaskOutput::Pricing(convert::pricing_from_proto(s, "result.pricing")?))
+        }
+        None => Err(Status::invalid_argument("result.stats: missing")),
     }
 }
 

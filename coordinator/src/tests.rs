@@ -110,6 +110,35 @@ async fn thousand_virtual_nodes_with_churn_accept_each_batch_once() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_node_that_overstates_its_sample_counts_is_dropped() {
+    // Found by the proto_task_result fuzz target: batches claiming u64::MAX samples each
+    // overflowed the merged count. Such statistics are malformed: the node is dropped and its
+    // batches go to the others.
+    let shutdown = CancellationToken::new();
+    let cluster = Cluster::start(&config(), shutdown.clone()).await.unwrap();
+    let liar = virtual_node::spawn(
+        &cluster,
+        "liar".into(),
+        VirtualNodeOptions { behaviour: Behaviour::Overcount, ..Default::default() },
+    )
+    .await;
+    let honest = nodes(&cluster, "ok", 2, |_| VirtualNodeOptions::default()).await;
+    let spec = spec("overcount", 4_000, 500, 5, 4);
+    let id = cluster.submit(spec.clone()).await.unwrap();
+    let p = tokio::time::timeout(Duration::from_secs(3600), cluster.wait(&id, |_| {})).await.unwrap().unwrap();
+    assert_eq!(p.phase, JobPhase::Done, "{:?}", p.error);
+    assert_eq!(p.result.unwrap().results, reference(&spec));
+    let stats = cluster.scheduler().stats().await;
+    assert_eq!(stats.nodes_lost, 1, "{stats:?}");
+    shutdown.cancel();
+    cluster.stopped().await;
+    assert!(liar.await.unwrap().tasks >= 1);
+    for h in honest {
+        h.await.unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn heartbeat_timeout_requeues_and_ignores_the_late_result() {
     let shutdown = CancellationToken::new();
     let cluster = Cluster::start(&config(), shutdown.clone()).await.unwrap();

@@ -26,6 +26,9 @@ pub enum Behaviour {
     /// Answers with zero statistics of the right shape, without computing: isolates the
     /// coordinator's own cost per round.
     Stub,
+    /// Answers with statistics of the right shape that claim `u64::MAX` samples, more than
+    /// any batch has paths: a node the coordinator must drop.
+    Overcount,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -158,9 +161,9 @@ impl VNode {
         let r = problem.regression_dates();
         match kind {
             NodeTaskKind::Train { date, coefficients } => {
-                if self.opts.behaviour == Behaviour::Stub {
+                if self.opts.behaviour != Behaviour::Compute {
                     let mut s = RegressionStats::new(problem.basis_len());
-                    s.count = 1;
+                    s.count = if self.opts.behaviour == Behaviour::Stub { 1 } else { u64::MAX };
                     return Outcome::Output(TaskOutput::Regression(s));
                 }
                 let known = self.known.entry((job_id.clone(), instrument)).or_insert_with(|| vec![None; r]);
@@ -205,11 +208,9 @@ impl VNode {
                 }
             }
             NodeTaskKind::Price { policy } => {
-                if self.opts.behaviour == Behaviour::Stub {
-                    return Outcome::Output(TaskOutput::Pricing(PricingStats {
-                        samples: 1,
-                        ..PricingStats::default()
-                    }));
+                if self.opts.behaviour != Behaviour::Compute {
+                    let samples = if self.opts.behaviour == Behaviour::Stub { 1 } else { u64::MAX };
+                    return Outcome::Output(TaskOutput::Pricing(PricingStats { samples, ..PricingStats::default() }));
                 }
                 let pk = (job_id.clone(), instrument);
                 let policy = match policy {

@@ -63,6 +63,8 @@ pub enum Error {
     CoefficientLength { got: usize, expected: usize },
     #[error("regression statistics of dimension {got} do not match the basis size {expected}")]
     StatsDimension { got: usize, expected: usize },
+    #[error("statistics of {got} samples from a batch of {paths} paths")]
+    SampleCount { got: u64, paths: u64 },
     #[error("exercise policy covers {got} dates, the instrument needs {expected}")]
     PolicyLength { got: usize, expected: usize },
     /// A batch's sums left the range of f64. Validation bounds magnitudes so that this

@@ -53,6 +53,18 @@ impl PricingStats {
         .all(|v| v.is_finite())
     }
 
+    /// Checks the counts against the `paths` of the batch, e.g. of statistics decoded from a
+    /// network message. A batch has no more samples than paths, so the counts summed over a
+    /// job's batches in [`Self::merge`] stay far below overflow.
+    pub fn check(&self, paths: usize) -> Result<(), Error> {
+        let paths = paths as u64;
+        let got = self.samples.max(self.dual_samples);
+        if got > paths {
+            return Err(Error::SampleCount { got, paths });
+        }
+        Ok(())
+    }
+
     pub fn merge(&mut self, o: &PricingStats) {
         self.samples += o.samples;
         self.sum_y += o.sum_y;

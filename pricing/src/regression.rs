@@ -45,6 +45,15 @@ impl RegressionStats {
         Ok(())
     }
 
+    /// Checks the count against the `paths` of the batch, as [`crate::PricingStats::check`]
+    /// does: the counts summed in [`Self::merge`] then cannot overflow.
+    pub fn check_count(&self, paths: usize) -> Result<(), Error> {
+        if self.count > paths as u64 {
+            return Err(Error::SampleCount { got: self.count, paths: paths as u64 });
+        }
+        Ok(())
+    }
+
     /// True when every sum is a finite number.
     pub fn is_finite(&self) -> bool {
         self.ata.iter().chain(&self.aty).all(|v| v.is_finite())
@@ -119,6 +128,23 @@ mod tests {
         }
         let beta = s.solve().unwrap();
         assert!((beta[0] + beta[1] - 2.0).abs() < 1e-8, "{beta:?}");
+    }
+
+    #[test]
+    fn counts_beyond_the_batch_are_refused() {
+        // A node's statistics claiming more samples than its batch has paths (the
+        // proto_task_result fuzz target overflowed merged counts so).
+        let mut s = RegressionStats::new(2);
+        s.add(&[1.0, 2.0], 3.0);
+        assert!(s.check_count(1).is_ok());
+        assert!(matches!(s.check_count(0), Err(Error::SampleCount { got: 1, paths: 0 })));
+        s.count = u64::MAX;
+        assert!(s.check_count(usize::MAX - 1).is_err());
+        let p = crate::PricingStats { samples: 512, dual_samples: 512, ..Default::default() };
+        assert!(p.check(512).is_ok());
+        assert!(p.check(511).is_err());
+        let p = crate::PricingStats { samples: 1, dual_samples: u64::MAX, ..Default::default() };
+        assert!(matches!(p.check(512), Err(Error::SampleCount { got: u64::MAX, paths: 512 })));
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub const MAX_ASSETS: usize = 32;
 pub const MAX_DATES: u64 = 100_000;
 pub const MAX_BATCH_SIZE: u64 = 1 << 20;
 pub const MAX_INSTRUMENTS: usize = 100_000;
+/// Longest job name, in bytes of UTF-8 (names become parts of file and object names).
+pub const MAX_NAME_BYTES: usize = 128;
 pub const DEFAULT_BATCH_SIZE: u64 = 8192;
 /// Range of spots and strikes, in any currency unit. Beyond it the simulated values, their
 /// squares and their basis powers leave the range of f64; no real price lies outside it.
@@ -62,8 +64,11 @@ impl JobSpec {
         let name = self.name.trim();
         if name.is_empty() {
             v.push("name", "must not be empty");
-        } else if name.len() > 128 || name.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
-            v.push("name", "must be at most 128 characters without '/', '\\' or control characters");
+        } else if name.len() > MAX_NAME_BYTES || name.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+            v.push(
+                "name",
+                format!("must be at most {MAX_NAME_BYTES} bytes of UTF-8 without '/', '\\' or control characters"),
+            );
         }
         let antithetic = self.antithetic.unwrap_or(true);
         let round = |n: u64| if antithetic { n.saturating_add(n % 2) } else { n };

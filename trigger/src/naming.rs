@@ -1,6 +1,7 @@
 //! Keys and names: decoding event keys, result keys, Batch job names.
 
 use crate::{INPUT_PREFIX, RESULT_PREFIX};
+use pathgrid_pricing::validate::MAX_NAME_BYTES;
 use percent_encoding::percent_decode_str;
 
 /// Decodes an S3 event key: `+` is a space, `%xx` a byte; the result must be UTF-8.
@@ -40,7 +41,14 @@ pub fn names_for(key: &str) -> Option<Names> {
         _ => (file, ""),
     };
     let name = if dir.is_empty() { stem.to_string() } else { format!("{dir}/{stem}") };
-    let job_name: String = stem.chars().filter(|c| !c.is_control() && *c != '\\').take(128).collect();
+    // As much of the stem as a spec name may hold (validation counts bytes, not characters).
+    let mut job_name = String::new();
+    for c in stem.chars().filter(|c| !c.is_control() && *c != '\\') {
+        if job_name.len() + c.len_utf8() > MAX_NAME_BYTES {
+            break;
+        }
+        job_name.push(c);
+    }
     let job_name = if job_name.trim().is_empty() { "portfolio".to_string() } else { job_name };
     Some(Names {
         json_result_key: format!("{RESULT_PREFIX}{name}.json"),
@@ -103,6 +111,25 @@ mod tests {
         assert!(names_for("results/x.json").is_none());
         assert!(names_for("inputs/").is_none());
         assert!(names_for("inputs/dir/").is_none());
+    }
+
+    #[test]
+    fn job_names_of_long_non_ascii_keys_are_valid_spec_names() {
+        // Found by the trigger_key fuzz target: 128 characters of 3 bytes each made a name
+        // that validation refused, so the whole portfolio failed over its file name.
+        for c in ["é", "日", "\u{fffd}", "a"] {
+            let key = format!("inputs/{}.csv", c.repeat(300));
+            let name = names_for(&key).unwrap().job_name;
+            assert!(!name.is_empty() && name.len() <= MAX_NAME_BYTES, "{} bytes", name.len());
+            let spec = pathgrid_pricing::parse_spec(&format!(
+                r#"{{"name":{name:?},"paths":1000,"instruments":[{{"id":"p",
+                  "model":{{"type":"gbm","spot":36,"vol":0.2,"rate":0.06}},
+                  "payoff":{{"type":"put","strike":40}},
+                  "exercise":{{"style":"bermudan","maturity":1,"steps":4}}}}]}}"#
+            ))
+            .unwrap();
+            assert!(spec.validate().is_ok(), "{name}");
+        }
     }
 
     #[test]
