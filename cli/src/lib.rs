@@ -3,7 +3,6 @@
 
 pub mod aws_cmd;
 pub mod bench;
-pub mod bench_accuracy;
 pub mod cluster_cmd;
 pub mod embedded;
 pub mod input;

@@ -6,15 +6,15 @@
 //! The reference sets and their finite-difference values are pathgrid's own
 //! (`tests/reference/american_fd.json`, made by `bench/make_reference.py`).
 
-use crate::bench::{Case, CaseReport, Row};
+use super::{Case, CaseReport, QuantlibWorkshop, Row};
 use crate::{Failure, local_runner};
 use anyhow::Context;
 use pathgrid_pricing::{InstrumentResult, JobSpec};
 use serde_json::{Value, json};
 use std::time::Instant;
 
-const REFERENCE: &str = include_str!("../../tests/reference/american_fd.json");
-const WORKSHOP_CSV: &str = include_str!("../../tests/reference/workshop-100.csv");
+const REFERENCE: &str = include_str!("../../../tests/reference/american_fd.json");
+const WORKSHOP_CSV: &str = include_str!("../../../tests/reference/workshop-100.csv");
 /// Pricing paths per option when `--paths` is not given: the CSV default.
 const DEFAULT_PATHS: u64 = 20_000;
 const SEED: u64 = 42;
@@ -99,7 +99,7 @@ fn note(label: &str, s: Scores, seconds: f64) -> String {
 pub fn bench(
     paths: Option<u64>,
     threads: usize,
-    mut quantlib: Option<&mut crate::bench::QuantlibWorkshop>,
+    mut quantlib: Option<&mut QuantlibWorkshop>,
 ) -> Result<CaseReport, Failure> {
     let reference: Value = serde_json::from_str(REFERENCE).context("embedded reference values")?;
     let paths = paths.unwrap_or(DEFAULT_PATHS);
