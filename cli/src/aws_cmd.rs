@@ -230,13 +230,8 @@ async fn open(root: &str) -> Result<AnyStore, Failure> {
 async fn checkpoint_store(setting: Option<&str>, output_root: &str) -> Result<Option<CheckpointStore>, Failure> {
     let job = std::env::var("AWS_BATCH_JOB_ID").unwrap_or_default();
     // A multi-node job's nodes see `<job id>#<node index>`.
-    let job: String = job
-        .split('#')
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let job: String =
+        job.split('#').next().unwrap_or_default().chars().filter(|c| pathgrid_store::is_safe_name_char(*c)).collect();
     let url = match setting {
         Some(s) if s.eq_ignore_ascii_case("none") => return Ok(None),
         Some(s) => s.to_string(),

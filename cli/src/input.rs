@@ -1,34 +1,14 @@
 //! Reading what the user gives `run` and `validate`: a JSON spec or a workshop CSV.
 
 use crate::Failure;
-use pathgrid_pricing::workshop_csv::{self, CsvPortfolio, CsvSettings};
-use pathgrid_pricing::{Job, JobSpec, SpecErrors};
+use pathgrid_pricing::workshop_csv::CsvSettings;
+use pathgrid_pricing::{Job, SpecErrors, parse_input};
 use std::path::Path;
+
+pub use pathgrid_pricing::Input;
 
 /// Largest input file accepted; a spec is a few kilobytes, a CSV portfolio a few megabytes.
 const MAX_INPUT_BYTES: u64 = 64 << 20;
-
-#[derive(Debug)]
-pub enum Input {
-    Spec(JobSpec),
-    Csv(CsvPortfolio),
-}
-
-impl Input {
-    pub fn spec(&self) -> &JobSpec {
-        match self {
-            Input::Spec(s) => s,
-            Input::Csv(p) => &p.spec,
-        }
-    }
-
-    pub fn spec_mut(&mut self) -> &mut JobSpec {
-        match self {
-            Input::Spec(s) => s,
-            Input::Csv(p) => &mut p.spec,
-        }
-    }
-}
 
 /// Reads and parses a spec file. Structural problems are reported as invalid input.
 pub fn load(path: &Path, csv: &CsvSettings) -> Result<Input, Failure> {
@@ -43,14 +23,9 @@ pub fn load(path: &Path, csv: &CsvSettings) -> Result<Input, Failure> {
     let bytes = std::fs::read(path).map_err(|e| Failure::Invalid(format!("cannot read {}: {e}", path.display())))?;
     let text =
         String::from_utf8(bytes).map_err(|e| Failure::Invalid(format!("{} is not UTF-8 text: {e}", path.display())))?;
-    let is_csv =
-        path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) || workshop_csv::looks_like_workshop_csv(&text);
-    if is_csv {
-        let name = path.file_stem().map_or("portfolio".into(), |s| s.to_string_lossy().into_owned());
-        workshop_csv::parse(&text, &name, csv).map(Input::Csv).map_err(|e| invalid(path, &e))
-    } else {
-        pathgrid_pricing::parse_spec(&text).map(Input::Spec).map_err(|e| invalid(path, &e))
-    }
+    let named_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let name = path.file_stem().map_or("portfolio".into(), |s| s.to_string_lossy().into_owned());
+    parse_input(&text, named_csv, &name, csv).map_err(|e| invalid(path, &e))
 }
 
 pub fn validate(path: &Path, input: &Input) -> Result<Job, Failure> {

@@ -74,7 +74,7 @@ pub struct RunRecord {
 
 /// Job ids are used as object names: ASCII letters, digits, `-`, `_`, at most 100 chars.
 pub fn is_safe_job_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 100 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !id.is_empty() && id.len() <= 100 && id.chars().all(pathgrid_store::is_safe_name_char)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -206,11 +206,7 @@ impl Registry {
 
     fn new_id(&mut self, name: &str) -> String {
         self.counter += 1;
-        let clean: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-            .take(48)
-            .collect();
+        let clean = pathgrid_store::safe_name(name, 48);
         let millis =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         format!("{clean}-{millis:x}-{}", self.counter)

@@ -140,7 +140,7 @@ pub async fn run(config: NodeConfig, shutdown: CancellationToken) -> Result<(), 
                 attempt += 1;
                 // Deterministic jitter from the node id spreads reconnect storms.
                 let jitter =
-                    0.5 + (fxhash(&config.node_id) ^ attempt.wrapping_mul(0x9E37_79B9)) as f64 % 1000.0 / 1000.0;
+                    0.5 + (id_hash(&config.node_id) ^ attempt.wrapping_mul(0x9E37_79B9)) as f64 % 1000.0 / 1000.0;
                 let wait = backoff.mul_f64(jitter);
                 tracing::info!(node = %config.node_id, reason = %why, wait_ms = wait.as_millis() as u64, "coordinator unreachable; retrying");
                 tokio::select! {
@@ -153,8 +153,11 @@ pub async fn run(config: NodeConfig, shutdown: CancellationToken) -> Result<(), 
     }
 }
 
-fn fxhash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+/// FNV-1a of the node id: stable across Rust versions, unlike `DefaultHasher`.
+fn id_hash(s: &str) -> u64 {
+    let mut h = fnv::FnvHasher::default();
+    std::hash::Hasher::write(&mut h, s.as_bytes());
+    std::hash::Hasher::finish(&h)
 }
 
 type Client = WorkersClient<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, AddToken>>;

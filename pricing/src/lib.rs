@@ -21,6 +21,7 @@ pub mod combine;
 pub mod dual;
 pub mod error;
 pub mod fastmath;
+pub mod input;
 pub mod job;
 pub mod linalg;
 pub mod model;
@@ -40,6 +41,7 @@ pub mod workshop_csv;
 
 pub use combine::combine;
 pub use error::{Error, SpecErrors, SpecIssue};
+pub use input::{Input, parse_input};
 pub use job::{Instrument, Job, Settings, Style};
 pub use plan::{LegKind, Output};
 pub use pricing_pass::{ExercisePolicy, PricingStats, price_batch};

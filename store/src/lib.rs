@@ -5,9 +5,11 @@
 //! or a filesystem path into a store.
 
 mod local;
+mod names;
 mod s3;
 
 pub use local::LocalStore;
+pub use names::{is_safe_name_char, safe_name};
 pub use s3::{S3Options, S3Store};
 
 use std::future::Future;

@@ -15,7 +15,8 @@ use aws_sdk_batch::types::{ContainerOverrides, KeyValuePair, NodeOverrides, Node
 use marker::{Found, Marker, MarkerState};
 use pathgrid_pricing::workshop_csv::{self, CsvSettings};
 use pathgrid_pricing::{
-    InstrumentResult, Job, JobResult, JobSpec, JobStats, JobStatus, Phase, Problem, SpecErrors, price_job_sequential,
+    Input, InstrumentResult, Job, JobResult, JobSpec, JobStats, JobStatus, Phase, Problem, SpecErrors,
+    price_job_sequential,
 };
 use pathgrid_store::{S3Options, S3Store, Store};
 use serde::Serialize;
@@ -163,20 +164,17 @@ impl InputFile {
 /// Parses an input's text as a workshop CSV (by extension or header) or a JSON spec, and
 /// validates it. Shared by the Lambda, `pathgrid trigger-watch` and `pathgrid batch`.
 pub fn parse_input(names: &naming::Names, text: &str) -> Result<InputFile, SpecErrors> {
-    if names.is_csv || workshop_csv::looks_like_workshop_csv(text) {
-        let portfolio = workshop_csv::parse(text, &names.job_name, &CsvSettings::default())?;
-        let job = portfolio.spec.validate()?;
-        Ok(InputFile {
+    let input = pathgrid_pricing::parse_input(text, names.is_csv, &names.job_name, &CsvSettings::default())?;
+    let job = input.spec().validate()?;
+    Ok(match input {
+        Input::Csv(portfolio) => InputFile {
             spec: portfolio.spec.clone(),
             job,
             portfolio: Some(portfolio),
             result_key: names.csv_result_key.clone(),
-        })
-    } else {
-        let spec = pathgrid_pricing::parse_spec(text)?;
-        let job = spec.validate()?;
-        Ok(InputFile { spec, job, portfolio: None, result_key: names.json_result_key.clone() })
-    }
+        },
+        Input::Spec(spec) => InputFile { spec, job, portfolio: None, result_key: names.json_result_key.clone() },
+    })
 }
 
 /// Writes `results/<name>.error.json` for an input that could not be priced.
@@ -383,7 +381,7 @@ async fn price_inline(job: Job) -> Result<Priced, String> {
 fn job_result(job: &Job, key: &str, priced: Priced) -> JobResult {
     let s = &job.settings;
     JobResult {
-        job_id: format!("lambda-{}", naming::sanitize(key, 100)),
+        job_id: format!("lambda-{}", pathgrid_store::safe_name(key, 100)),
         name: job.name.clone(),
         status: JobStatus::Succeeded,
         results: priced.results,

@@ -1,8 +1,11 @@
 //! Keys and names: decoding event keys, result keys, Batch job names.
 
 use crate::{INPUT_PREFIX, RESULT_PREFIX};
+use fnv::FnvHasher;
 use pathgrid_pricing::validate::MAX_NAME_BYTES;
+use pathgrid_store::safe_name;
 use percent_encoding::percent_decode_str;
+use std::hash::Hasher;
 
 /// Decodes an S3 event key: `+` is a space, `%xx` a byte; the result must be UTF-8.
 pub fn decode_key(raw: &str) -> Result<String, String> {
@@ -59,21 +62,15 @@ pub fn names_for(key: &str) -> Option<Names> {
     })
 }
 
-/// Replaces every character outside `[A-Za-z0-9_-]` by `_` and keeps at most `max` characters.
-pub(crate) fn sanitize(s: &str, max: usize) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).take(max).collect()
-}
-
-/// FNV-1a, 64 bits: a stable hash (unlike `DefaultHasher`, fixed across Rust versions).
+/// FNV-1a, 64 bits, of the parts each followed by a NUL: a stable hash (unlike
+/// `DefaultHasher`, fixed across Rust versions), since job names must not change.
 fn fnv1a(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = FnvHasher::default();
     for part in parts {
-        for b in part.bytes().chain([0u8]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        h.write(part.as_bytes());
+        h.write(&[0]);
     }
-    h
+    h.finish()
 }
 
 /// The Batch job name for an input: `pathgrid-<readable part of the key>-<hash of
@@ -84,7 +81,7 @@ pub fn batch_job_name(bucket: &str, key: &str, etag: &str) -> String {
     let hash = fnv1a(&[bucket, key, etag]);
     let readable = key.strip_prefix(INPUT_PREFIX).unwrap_or(key);
     let readable = readable.rsplit_once('.').map_or(readable, |(s, _)| s);
-    format!("pathgrid-{}-{hash:016x}", sanitize(readable, 100))
+    format!("pathgrid-{}-{hash:016x}", safe_name(readable, 100))
 }
 
 #[cfg(test)]
@@ -137,7 +134,8 @@ mod tests {
         let a = batch_job_name("b", "inputs/big book é+.json", "\"abc\"");
         assert_eq!(a, batch_job_name("b", "inputs/big book é+.json", "abc"));
         assert_ne!(a, batch_job_name("b", "inputs/big book é+.json", "abd"));
-        assert!(a.starts_with("pathgrid-big_book___-"));
+        // Names are object keys of markers and Batch job names: pinned, they must never change.
+        assert_eq!(a, "pathgrid-big_book___-75cec87e50129975");
         let long = batch_job_name("b", &format!("inputs/{}.json", "x".repeat(500)), "e");
         for name in [a, long] {
             assert!((1..=128).contains(&name.len()), "{name}");
