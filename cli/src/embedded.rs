@@ -89,7 +89,7 @@ impl ClusterHost {
         }
         let served = match self.server.await {
             Ok(r) => r,
-            Err(e) => Err(Error::Node(format!("coordinator task: {e}"))),
+            Err(e) => Err(Error::Task(e)),
         };
         self.cluster.stopped().await;
         served

@@ -194,14 +194,12 @@ impl Client {
 pub fn terminal_result(p: Progress) -> Result<JobResult, Error> {
     match p.result {
         Some(r) if r.status == pathgrid_pricing::JobStatus::Succeeded => Ok(r),
-        Some(r) => Err(Error::JobFailed {
-            job_id: r.job_id.clone(),
-            status: format!("{:?}", r.status).to_lowercase(),
-            message: r.error.unwrap_or_default(),
-        }),
+        Some(r) => {
+            Err(Error::JobFailed { job_id: r.job_id.clone(), status: r.status, message: r.error.unwrap_or_default() })
+        }
         None => Err(Error::JobFailed {
             job_id: p.job_id,
-            status: format!("{:?}", p.phase).to_lowercase(),
+            status: p.phase.status(),
             message: p.error.unwrap_or_else(|| "no result".into()),
         }),
     }

@@ -1,6 +1,6 @@
 //! The coordinator's error type.
 
-use pathgrid_pricing::SpecErrors;
+use pathgrid_pricing::{JobStatus, SpecErrors};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -50,7 +50,7 @@ pub enum Error {
     #[error("the coordinator is shutting down")]
     ShuttingDown,
     #[error("job {job_id} {status}: {message}")]
-    JobFailed { job_id: String, status: String, message: String },
+    JobFailed { job_id: String, status: JobStatus, message: String },
     /// A job that could not reach a node: its definition, as the nodes receive it, is over
     /// the gRPC message limit. Refused at submit so it never blocks the queue.
     #[error(
@@ -61,8 +61,9 @@ pub enum Error {
     /// Something a job computed from finite statistics is not finite: its values overflow.
     #[error("instrument {instrument:?}: {what} are not finite (its values overflow the range of f64)")]
     NonFinite { instrument: String, what: &'static str },
-    #[error("{0}")]
-    Node(String),
+    /// The coordinator's server task panicked or was cancelled.
+    #[error("coordinator task: {0}")]
+    Task(tokio::task::JoinError),
     #[error("invalid configuration: {0}")]
     Config(String),
 }

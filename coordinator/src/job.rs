@@ -38,6 +38,17 @@ impl JobPhase {
     pub fn is_terminal(self) -> bool {
         matches!(self, JobPhase::Done | JobPhase::Failed | JobPhase::Cancelled)
     }
+
+    /// The status a job in this phase reports (in checkpoints, results and errors).
+    pub fn status(self) -> JobStatus {
+        match self {
+            JobPhase::Queued => JobStatus::Queued,
+            JobPhase::Training | JobPhase::Pricing => JobStatus::Running,
+            JobPhase::Done => JobStatus::Succeeded,
+            JobPhase::Failed => JobStatus::Failed,
+            JobPhase::Cancelled => JobStatus::Cancelled,
+        }
+    }
 }
 
 /// A progress snapshot of a job; the terminal one carries the result.
@@ -656,13 +667,7 @@ impl JobActor {
     }
 
     fn checkpoint(&self) -> Checkpoint {
-        let status = match self.phase {
-            JobPhase::Queued => JobStatus::Queued,
-            JobPhase::Training | JobPhase::Pricing => JobStatus::Running,
-            JobPhase::Done => JobStatus::Succeeded,
-            JobPhase::Failed => JobStatus::Failed,
-            JobPhase::Cancelled => JobStatus::Cancelled,
-        };
+        let status = self.phase.status();
         Checkpoint {
             version: CHECKPOINT_VERSION,
             job_id: self.ctx.id.to_string(),

@@ -446,18 +446,18 @@ impl Scheduler {
         self.free.insert(s);
         match check_output(&t, &output) {
             Ok(()) => {}
-            Err(Fault::Node(reason)) => {
+            Err(Fault::Node(breach)) => {
                 // A node that sends malformed statistics is not trusted with more work.
                 self.enqueue(t, true);
                 self.stats.requeued += 1;
-                self.lose_node(s, &reason);
+                self.lose_node(s, &breach.to_string());
                 self.dispatch_all();
                 return;
             }
-            Err(Fault::Job(message)) => {
+            Err(Fault::Job(e)) => {
                 // Any node would compute the same: the job fails, the node stays.
                 let job = t.job.id.clone();
-                self.deliver(&job, JobMsg::Failed { message });
+                self.deliver(&job, JobMsg::Failed { message: e.to_string() });
                 self.dispatch_node(s);
                 return;
             }
@@ -582,9 +582,20 @@ impl Scheduler {
 /// Whose fault a rejected result is.
 enum Fault {
     /// The node broke the protocol (wrong kind or shape): it is dropped.
-    Node(String),
+    Node(Breach),
     /// The job asked for something that cannot be computed (sums that overflow): it fails.
-    Job(String),
+    Job(pathgrid_pricing::Error),
+}
+
+/// How a node broke the protocol; the text is the reason logged when it is dropped.
+#[derive(Debug, thiserror::Error)]
+enum Breach {
+    #[error("bad regression statistics: {0}")]
+    BadRegression(pathgrid_pricing::Error),
+    #[error("bad pricing statistics: {0}")]
+    BadPricing(pathgrid_pricing::Error),
+    #[error("result kind does not match the task")]
+    WrongKind,
 }
 
 /// Checks that a node's output has the kind and shape its task calls for (no more samples
@@ -597,18 +608,18 @@ fn check_output(t: &TaskSpec, output: &TaskOutput) -> Result<(), Fault> {
         (Work::Train { .. }, TaskOutput::Regression(s)) => {
             s.check(basis)
                 .and_then(|()| s.check_count(paths(Phase::Training)))
-                .map_err(|e| Fault::Node(format!("bad regression statistics: {e}")))?;
+                .map_err(|e| Fault::Node(Breach::BadRegression(e)))?;
             (s.is_finite(), Phase::Training)
         }
         (Work::Price { .. }, TaskOutput::Pricing(p)) => {
-            p.check(paths(Phase::Pricing)).map_err(|e| Fault::Node(format!("bad pricing statistics: {e}")))?;
+            p.check(paths(Phase::Pricing)).map_err(|e| Fault::Node(Breach::BadPricing(e)))?;
             (p.is_finite(), Phase::Pricing)
         }
-        _ => return Err(Fault::Node("result kind does not match the task".into())),
+        _ => return Err(Fault::Node(Breach::WrongKind)),
     };
     if finite {
         return Ok(());
     }
     let instrument = problem.map(|p| p.instrument.id.clone()).unwrap_or_default();
-    Err(Fault::Job(pathgrid_pricing::Error::NonFinite { instrument, phase: phase.name(), batch: t.batch }.to_string()))
+    Err(Fault::Job(pathgrid_pricing::Error::NonFinite { instrument, phase: phase.name(), batch: t.batch }))
 }

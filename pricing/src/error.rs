@@ -76,6 +76,9 @@ pub enum Error {
     NonFinite { instrument: String, phase: &'static str, batch: u64 },
     #[error("no pricing batches were merged")]
     NoSamples,
-    #[error("workshop CSV: {0}")]
-    Csv(String),
+    /// `workshop_csv::write_results` was given results that are not the portfolio's.
+    #[error("workshop CSV: {results} results and {instruments} instruments for {rows} rows")]
+    CsvCounts { results: usize, instruments: usize, rows: usize },
+    #[error("workshop CSV: result {row} is for {result:?}, but row {row} holds {instrument:?}")]
+    CsvRowMismatch { row: usize, result: String, instrument: String },
 }

@@ -186,11 +186,7 @@ pub fn parse(text: &str, name: &str, settings: &CsvSettings) -> Result<CsvPortfo
 pub fn write_results(portfolio: &CsvPortfolio, results: &[InstrumentResult]) -> Result<String, Error> {
     let rows = portfolio.rows.len();
     if results.len() != rows || portfolio.spec.instruments.len() != rows {
-        return Err(Error::Csv(format!(
-            "{} results and {} instruments for {rows} rows",
-            results.len(),
-            portfolio.spec.instruments.len()
-        )));
+        return Err(Error::CsvCounts { results: results.len(), instruments: portfolio.spec.instruments.len(), rows });
     }
     let mut out = String::with_capacity(
         portfolio.header.len() + 20 + rows * 32 + portfolio.rows.iter().map(String::len).sum::<usize>(),
@@ -201,13 +197,11 @@ pub fn write_results(portfolio: &CsvPortfolio, results: &[InstrumentResult]) -> 
         portfolio.rows.iter().zip(results).zip(&portfolio.spec.instruments).enumerate()
     {
         if result.id != instrument.id {
-            return Err(Error::Csv(format!(
-                "result {} is for {:?}, but row {} holds {:?}",
-                i + 1,
-                result.id,
-                i + 1,
-                instrument.id
-            )));
+            return Err(Error::CsvRowMismatch {
+                row: i + 1,
+                result: result.id.clone(),
+                instrument: instrument.id.clone(),
+            });
         }
         out.push_str(line);
         out.push_str(&format!(

@@ -243,7 +243,7 @@ async fn non_finite_statistics_fail_the_job_and_keep_the_node() {
     let outcome = tokio::time::timeout(LIMIT, client.wait(&id, |_| {})).await.expect("the job ends");
     match outcome {
         Err(Error::JobFailed { status, message, .. }) => {
-            assert_eq!(status, "failed");
+            assert_eq!(status.to_string(), "failed");
             assert!(message.contains("not finite") && message.contains("put-36"), "{message}");
         }
         other => panic!("expected a failed job, got {other:?}"),
