@@ -62,7 +62,7 @@ if command -v docker >/dev/null 2>&1 && [ ! -x "$s3s_root/bin/s3s-fs" ]; then
   cargo install s3s-fs@0.14.1 --features binary --locked --root "$s3s_root" -q
 fi
 
-# The real Lambda runtime loop for trigger/tests/cargo_lambda.rs: cargo-lambda (PyPI wheel).
+# The real Lambda runtime loop for tests/tests/aws_cargo_lambda.rs: cargo-lambda (PyPI wheel).
 if ! cargo lambda --version >/dev/null 2>&1; then
   echo "setup: installing cargo-lambda" >&2
   python3 -m pip install -q cargo-lambda

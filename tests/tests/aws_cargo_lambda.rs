@@ -12,10 +12,10 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use pathgrid_pricing::{JobResult, price_job_sequential};
-use pathgrid_store::{S3Options, S3Store, Store};
+use pathgrid_store::{S3Store, Store};
+use pathgrid_tests::moto::Moto;
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,15 +26,6 @@ const BUCKET: &str = "cargo-lambda";
 /// Upper bound for `cargo lambda watch` to build the function (a cold target directory on a busy
 /// two-core machine takes several minutes).
 const BUILD_WAIT: Duration = Duration::from_secs(1500);
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A child started in its own process group; dropping it ends the whole group (cargo, the
 /// function, anything they started).
@@ -60,35 +51,6 @@ impl Drop for Group {
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start_moto() -> (Killed, String) {
-    let port = free_port();
-    let child = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 -m moto.server (run scripts/setup.sh --tests)");
-    let mut moto = Killed(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let answered = TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
-            s.set_read_timeout(Some(Duration::from_secs(10)))?;
-            s.write_all(b"GET /moto-api/ HTTP/1.0\r\n\r\n")?;
-            let mut first = [0u8; 5];
-            s.read_exact(&mut first)?;
-            Ok(&first == b"HTTP/")
-        });
-        if answered.unwrap_or(false) {
-            break;
-        }
-        assert!(moto.0.try_wait().unwrap().is_none(), "moto exited early");
-        assert!(Instant::now() < deadline, "moto did not answer within 60 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (moto, format!("http://127.0.0.1:{port}"))
 }
 
 fn scratch_dir() -> PathBuf {
@@ -137,8 +99,9 @@ fn run_bounded(cmd: &mut Command, limit: Duration, what: &str) -> (bool, String,
 #[tokio::test]
 async fn cargo_lambda_runs_the_trigger_on_an_s3_event() {
     let started = Instant::now();
-    let (_moto, endpoint) = start_moto();
-    let store = S3Store::connect(BUCKET, "", &S3Options::local(&endpoint)).await;
+    let moto = Moto::start();
+    let endpoint = moto.endpoint();
+    let store = S3Store::connect(BUCKET, "", &moto.options()).await;
     store.client().create_bucket().bucket(BUCKET).send().await.unwrap();
     let spec = json!({
         "name": "cargo-lambda", "seed": 11, "paths": 4000, "batch_size": 1024,
