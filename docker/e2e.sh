@@ -396,6 +396,9 @@ fi
 # ---------------------------------------------------------------- 7. Batch MNP rehearsal
 if need_cmd batch "MNP rehearsal (pathgrid batch on 3 containers)"; then
   export PATHGRID_MNP_SPEC="$work/ls2001-put.json" PATHGRID_MNP_KEY=mnp-rehearsal.json
+  # The nodes' shared token; on Batch it comes from the job definition's Secrets Manager secret.
+  PATHGRID_MNP_TOKEN=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+  export PATHGRID_MNP_TOKEN
   [ -s "$work/host-ls.json" ] || "$pg" run "$work/ls2001-put.json" --json --quiet >"$work/host-ls.json" 2>/dev/null
   # The rehearsal pins its own subnet (fixed node addresses, as on Batch); the main stack's
   # network comes from Docker's address pools and may have been given an overlapping range.

@@ -3,6 +3,7 @@
 
 use crate::cluster_cmd::{failure, runtime, shutdown_on_signal};
 use crate::embedded::{ClusterHost, EmbeddedOptions};
+use crate::security::{ClientTlsArgs, TokenArgs};
 use crate::{Failure, cores};
 use anyhow::{Context, anyhow};
 use clap::Args;
@@ -24,9 +25,11 @@ pub struct TriggerWatchArgs {
     /// Send jobs to this coordinator instead of pricing them in this process.
     #[arg(long)]
     pub coordinator: Option<String>,
-    /// Shared token for the coordinator.
-    #[arg(long, env = "PATHGRID_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    /// The coordinator's shared token.
+    #[command(flatten)]
+    pub token: TokenArgs,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
     /// Seconds between polls.
     #[arg(long, default_value_t = 2.0)]
     pub interval: f64,
@@ -49,7 +52,10 @@ pub fn trigger_watch(args: TriggerWatchArgs) -> Result<(), Failure> {
         // Without Batch, whatever is not sent to a coordinator is priced here.
         config.inline_max_path_steps = u64::MAX;
         let mut client = match &args.coordinator {
-            Some(url) => Some(Client::connect(url, args.token.as_deref()).await.map_err(failure)?),
+            Some(url) => {
+                let (token, tls) = (args.token.resolve()?, args.tls.resolve()?);
+                Some(Client::connect_with(url, token.as_deref(), tls.as_ref()).await.map_err(failure)?)
+            }
             None => None,
         };
         let mut tried: HashSet<String> = HashSet::new();
@@ -199,8 +205,8 @@ fn split_input(url: &str) -> Result<(String, String), Failure> {
 pub fn batch(args: BatchArgs) -> Result<(), Failure> {
     let index = env_number("AWS_BATCH_JOB_NODE_INDEX")?;
     let main = env_number("AWS_BATCH_JOB_MAIN_NODE_INDEX")?;
-    // Every node of the job shares its id: a token nobody outside the job knows.
-    let token = std::env::var("PATHGRID_TOKEN").ok().or_else(|| std::env::var("AWS_BATCH_JOB_ID").ok());
+    let nodes = env_number("AWS_BATCH_JOB_NUM_NODES").unwrap_or(1).max(1) as usize;
+    let token = batch_token(nodes)?;
     let wait = Duration::from_secs(args.wait_secs);
     if index != main {
         let main_ip = env("AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS")?;
@@ -215,9 +221,28 @@ pub fn batch(args: BatchArgs) -> Result<(), Failure> {
             pathgrid_node::run(config, shutdown).await.map_err(|e| Failure::Other(e.into()))
         });
     }
-    let nodes = env_number("AWS_BATCH_JOB_NUM_NODES").unwrap_or(1).max(1) as usize;
     let input = env("PATHGRID_JOB_INPUT")?;
     runtime()?.block_on(main_node(args, input, nodes, token, wait))
+}
+
+/// The token the nodes of a Batch job share. With several nodes it must come from outside:
+/// the job definition maps a Secrets Manager secret to `PATHGRID_TOKEN` (deploy/template.yaml),
+/// or `PATHGRID_TOKEN_FILE` names a file holding it. Nothing readable through the Batch API
+/// (the job id, say) may serve, since anyone allowed to describe jobs could read it. A job of
+/// one node has no one to share with and draws a fresh token.
+fn batch_token(nodes: usize) -> Result<Option<String>, Failure> {
+    let from_env = TokenArgs {
+        token: std::env::var("PATHGRID_TOKEN").ok().filter(|t| !t.is_empty()),
+        token_file: std::env::var_os("PATHGRID_TOKEN_FILE").map(Into::into),
+    };
+    match from_env.resolve()? {
+        Some(t) => Ok(Some(t)),
+        None if nodes == 1 => pathgrid_proto::auth::random_token().map(Some).map_err(|e| Failure::Other(anyhow!(e))),
+        None => Err(Failure::Invalid(format!(
+            "PATHGRID_TOKEN is not set: the {nodes} nodes of this job need a shared token, which the job \
+             definition passes from its Secrets Manager secret (see deploy/template.yaml)"
+        ))),
+    }
 }
 
 async fn open(root: &str) -> Result<AnyStore, Failure> {

@@ -1,6 +1,7 @@
 //! Cluster commands: `coordinator`, `node`, `submit`, `watch`, `jobs`, `nodes`, `cancel`.
 
 use crate::input::{self, Input};
+use crate::security::{ClientTlsArgs, ServerTlsArgs, TokenArgs};
 use crate::{Failure, output, progress};
 use anyhow::Context;
 use clap::Args;
@@ -29,9 +30,11 @@ pub struct CoordinatorArgs {
     /// S3 endpoint of a local server (path-style addressing) for an s3:// store; default: AWS.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
-    /// Shared token that clients and nodes must present.
-    #[arg(long, env = "PATHGRID_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    /// The shared token that clients and nodes must present.
+    #[command(flatten)]
+    pub token: TokenArgs,
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
     /// A node silent for this many seconds is lost and its batches requeued; nodes are asked
     /// for a heartbeat every 2 s, or a quarter of this when that is shorter.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
@@ -40,15 +43,16 @@ pub struct CoordinatorArgs {
 
 #[derive(Debug, Args)]
 pub struct NodeArgs {
-    /// Coordinator URL.
+    /// Coordinator URL: http://host:port, or https://host:port with --tls-ca.
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     pub coordinator: String,
     /// Concurrent tasks, 1 to 4096 (default: one per core).
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=u64::from(pathgrid_coordinator::session::MAX_SLOTS)))]
     pub slots: Option<usize>,
-    /// Shared token.
-    #[arg(long, env = "PATHGRID_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub token: TokenArgs,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
     /// Node name shown by `pathgrid nodes` (default: host name and process id).
     #[arg(long)]
     pub id: Option<String>,
@@ -60,12 +64,13 @@ pub struct NodeArgs {
 
 #[derive(Debug, Args)]
 pub struct Connection {
-    /// Coordinator URL.
+    /// Coordinator URL: http://host:port, or https://host:port with --tls-ca.
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     pub coordinator: String,
-    /// Shared token.
-    #[arg(long, env = "PATHGRID_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub token: TokenArgs,
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -177,7 +182,11 @@ pub(crate) fn failure(e: CoordinatorError) -> Failure {
 pub fn coordinator(args: CoordinatorArgs) -> Result<(), Failure> {
     runtime()?.block_on(async {
         let shutdown = shutdown_on_signal();
-        let mut config = CoordinatorConfig { token: args.token, ..CoordinatorConfig::default() };
+        let mut config = CoordinatorConfig {
+            token: args.token.resolve()?,
+            tls: args.tls.resolve()?,
+            ..CoordinatorConfig::default()
+        };
         let timeout =
             Duration::try_from_secs_f64(args.heartbeat_timeout).ok().filter(|t| !t.is_zero()).ok_or_else(|| {
                 Failure::Invalid(format!("--heartbeat-timeout {}: expected seconds > 0", args.heartbeat_timeout))
@@ -223,7 +232,8 @@ pub fn node(args: NodeArgs) -> Result<(), Failure> {
         let shutdown = shutdown_on_signal();
         let mut config = pathgrid_node::NodeConfig::new(args.coordinator);
         config.slots = args.slots.unwrap_or_else(crate::cores).min(pathgrid_coordinator::session::MAX_SLOTS as usize);
-        config.token = args.token;
+        config.token = args.token.resolve()?;
+        config.tls = args.tls.resolve()?;
         if let Some(id) = args.id {
             config.node_id = id;
         }
@@ -236,7 +246,9 @@ pub fn node(args: NodeArgs) -> Result<(), Failure> {
 }
 
 async fn connect(conn: &Connection) -> Result<Client, Failure> {
-    Client::connect(&conn.coordinator, conn.token.as_deref()).await.map_err(failure)
+    let token = conn.token.resolve()?;
+    let tls = conn.tls.resolve()?;
+    Client::connect_with(&conn.coordinator, token.as_deref(), tls.as_ref()).await.map_err(failure)
 }
 
 pub fn submit(args: SubmitArgs) -> Result<(), Failure> {

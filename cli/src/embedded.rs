@@ -109,9 +109,9 @@ pub async fn run_embedded_with(
 ) -> Result<JobResult, Error> {
     spec.validate()?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    // Loopback only, but still keep other local users' processes out.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let token = format!("{:x}{:x}", nanos, std::process::id());
+    // Loopback only, but still keep other local users' processes out: a token from the OS
+    // RNG, which no one can guess (as they could the time and a process id).
+    let token = pathgrid_proto::auth::random_token().map_err(|e| Error::Config(e.to_string()))?;
     let config =
         CoordinatorConfig { token: Some(token), release_nodes_on_shutdown: true, ..CoordinatorConfig::default() };
     let host = ClusterHost::start(listener, config, &options).await?;

@@ -10,6 +10,7 @@ pub mod local_runner;
 pub mod output;
 pub mod progress;
 pub mod run;
+pub mod security;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

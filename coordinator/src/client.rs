@@ -13,11 +13,12 @@ use backon::{ExponentialBuilder, Retryable};
 use pathgrid_pricing::{JobResult, JobSpec};
 use pathgrid_proto::auth::AddToken;
 use pathgrid_proto::convert;
+use pathgrid_proto::tls::{self, ClientTls};
 use pathgrid_proto::v1::{self, jobs_client::JobsClient};
 use std::time::Duration;
 use tokio_stream::{Stream, StreamExt};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -64,9 +65,12 @@ fn retryable(e: &Error) -> bool {
 impl Client {
     /// Connects to `url` (e.g. `http://127.0.0.1:50051`), sending `token` with every call.
     pub async fn connect(url: &str, token: Option<&str>) -> Result<Client, Error> {
-        let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|e| Error::Config(format!("coordinator url {url:?}: {e}")))?;
-        let channel = endpoint
+        Client::connect_with(url, token, None).await
+    }
+
+    /// Like [`Client::connect`], over TLS when `url` is `https://` (see [`pathgrid_proto::tls`]).
+    pub async fn connect_with(url: &str, token: Option<&str>, tls: Option<&ClientTls>) -> Result<Client, Error> {
+        let channel = tls::endpoint(url, tls)?
             .connect_timeout(std::time::Duration::from_secs(10))
             .http2_keep_alive_interval(std::time::Duration::from_secs(20))
             .keep_alive_while_idle(true)

@@ -1,6 +1,7 @@
 //! Coordinator settings.
 
 use crate::checkpoint_store::CheckpointStore;
+use pathgrid_proto::tls::ServerTls;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +9,9 @@ use std::time::Duration;
 pub struct CoordinatorConfig {
     /// Shared token nodes and clients must present (`PATHGRID_TOKEN` / `--token`).
     pub token: Option<String>,
+    /// Serve TLS with this certificate (and, for mutual TLS, require node certificates);
+    /// `None` serves clear text.
+    pub tls: Option<ServerTls>,
     /// Where job checkpoints and leases go; `None` keeps jobs in memory only.
     pub store: Option<Arc<CheckpointStore>>,
     /// How often nodes are asked to send heartbeats.
@@ -37,6 +41,7 @@ impl Default for CoordinatorConfig {
     fn default() -> Self {
         CoordinatorConfig {
             token: None,
+            tls: None,
             store: None,
             heartbeat_interval: Duration::from_secs(2),
             heartbeat_timeout: Duration::from_secs(10),

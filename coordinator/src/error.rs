@@ -66,6 +66,8 @@ pub enum Error {
     Task(tokio::task::JoinError),
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error(transparent)]
+    Tls(#[from] pathgrid_proto::tls::TlsError),
 }
 
 impl From<Error> for tonic::Status {
@@ -87,7 +89,7 @@ impl Error {
     /// trying again cannot help, so callers report it rather than retry.
     pub fn is_invalid_input(&self) -> bool {
         match self {
-            Error::InvalidSpec(_) | Error::TooLarge { .. } => true,
+            Error::InvalidSpec(_) | Error::TooLarge { .. } | Error::Tls(_) => true,
             Error::Status(s) => s.code() == tonic::Code::InvalidArgument,
             _ => false,
         }

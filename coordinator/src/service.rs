@@ -175,6 +175,13 @@ impl v1::workers_server::Workers for WorkersService {
         &self,
         request: Request<Streaming<v1::NodeMessage>>,
     ) -> Result<Response<Self::AttachStream>, Status> {
+        // With mutual TLS, a node must have shown a certificate the client CA signed (the
+        // handshake already checked any certificate shown; `Jobs` clients need none).
+        if self.sessions.config.tls.as_ref().is_some_and(|t| t.requires_node_certificates())
+            && request.peer_certs().is_none_or(|c| c.is_empty())
+        {
+            return Err(Status::unauthenticated("nodes must present a client certificate (mutual TLS)"));
+        }
         Ok(Response::new(self.sessions.attach(request.into_inner()).await?))
     }
 }
@@ -218,8 +225,12 @@ pub async fn serve(
     let workers = WorkersServer::new(WorkersService { sessions })
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    tracing::info!(%addr, "coordinator listening");
-    let router = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        builder = builder.tls_config(tls.config()).map_err(|e| Error::Config(format!("TLS: {e}")))?;
+    }
+    tracing::info!(%addr, tls = config.tls.is_some(), mutual_tls = config.tls.as_ref().is_some_and(|t| t.requires_node_certificates()), "coordinator listening");
+    let router = builder
         .http2_keepalive_interval(Some(config.keepalive_interval))
         .http2_keepalive_timeout(Some(config.keepalive_timeout))
         .tcp_keepalive(Some(config.keepalive_interval))

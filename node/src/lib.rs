@@ -15,7 +15,6 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Endpoint;
 use worker::{Done, TaskFailure, Worker};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +35,8 @@ pub struct NodeConfig {
     /// Tasks run at once; defaults to the number of cores.
     pub slots: usize,
     pub token: Option<String>,
+    /// TLS settings for an `https://` coordinator (CA, and a certificate for mutual TLS).
+    pub tls: Option<pathgrid_proto::tls::ClientTls>,
     /// Stable name of this node; a reconnect under the same name replaces the old session.
     pub node_id: String,
     /// Bytes of training batches kept in memory; beyond it batches are rebuilt on demand.
@@ -56,6 +57,7 @@ impl NodeConfig {
             coordinator_url: coordinator_url.into(),
             slots,
             token: None,
+            tls: None,
             node_id: default_node_id(),
             memory_budget: 1 << 30,
             max_message_bytes: pathgrid_proto::DEFAULT_MAX_MESSAGE_BYTES,
@@ -92,21 +94,15 @@ pub async fn run(config: NodeConfig, shutdown: CancellationToken) -> Result<(), 
     if config.slots == 0 {
         return Err(Error::Config("slots must be at least 1".into()));
     }
-    let endpoint = Endpoint::from_shared(config.coordinator_url.clone())
-        .map_err(|e| Error::Config(format!("coordinator url {:?}: {e}", config.coordinator_url)))?
+    // The scheme decides clear text or TLS, and a mismatch with the TLS settings is an error
+    // (never a fallback to clear text); a URL without a host would retry forever.
+    let endpoint = pathgrid_proto::tls::endpoint(&config.coordinator_url, config.tls.as_ref())
+        .map_err(|e| Error::Config(e.to_string()))?
         .connect_timeout(Duration::from_secs(5))
         .http2_keep_alive_interval(Duration::from_secs(20))
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true)
         .tcp_nodelay(true);
-    // A URL without a scheme or host would parse and then fail to connect forever.
-    let uri = endpoint.uri();
-    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none_or(str::is_empty) {
-        return Err(Error::Config(format!(
-            "coordinator url {:?}: expected http://host:port or https://host:port",
-            config.coordinator_url
-        )));
-    }
     let token = AddToken::new(config.token.as_deref()).map_err(|e| Error::Config(e.to_string()))?;
     let mut worker = Worker::new(config.memory_budget);
     let mut backoff = config.backoff_initial;

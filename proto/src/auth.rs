@@ -65,6 +65,45 @@ impl Interceptor for CheckToken {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(String),
+    #[error("--token-file {path}: cannot read: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--token-file {path}: {reason}")]
+    Invalid { path: std::path::PathBuf, reason: &'static str },
+}
+
+/// A fresh token of 256 bits from the operating system's RNG, as 64 hex digits: nobody can
+/// guess it, unlike one made of the time and a process id.
+pub fn random_token() -> Result<String, TokenError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| TokenError::Random(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The token in `path` (its first line, without surrounding whitespace). A file keeps the
+/// token out of `ps` and shell history, where `--token` would show it.
+pub fn read_token_file(path: &std::path::Path) -> Result<String, TokenError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TokenError::Read { path: path.to_path_buf(), source })?;
+    let token = text.lines().next().unwrap_or_default().trim();
+    if token.is_empty() {
+        return Err(TokenError::Invalid { path: path.to_path_buf(), reason: "the file is empty" });
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(TokenError::Invalid {
+            path: path.to_path_buf(),
+            reason: "the token must be printable ASCII without spaces",
+        });
+    }
+    Ok(token.to_string())
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -90,5 +129,29 @@ mod tests {
         assert!(check.accepts("s3cret") && !check.accepts("s3cre") && !check.accepts(""));
         assert!(CheckToken::new(None).call(Request::new(())).is_ok());
         assert!(AddToken::new(Some("bad\nvalue")).is_err());
+    }
+
+    #[test]
+    fn random_tokens_are_long_and_differ() {
+        let (a, b) = (random_token().unwrap(), random_token().unwrap());
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+        assert!(AddToken::new(Some(&a)).is_ok());
+    }
+
+    #[test]
+    fn token_files() {
+        let dir = std::env::temp_dir().join(format!("pathgrid-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("token");
+        std::fs::write(&f, "  s3cret\n").unwrap();
+        assert_eq!(read_token_file(&f).unwrap(), "s3cret");
+        std::fs::write(&f, "\n").unwrap();
+        assert!(read_token_file(&f).unwrap_err().to_string().contains("empty"));
+        std::fs::write(&f, "two words\n").unwrap();
+        assert!(read_token_file(&f).unwrap_err().to_string().contains("printable ASCII"));
+        assert!(matches!(read_token_file(&dir.join("none")), Err(TokenError::Read { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod convert;
 pub mod error;
+pub mod tls;
 
 pub use error::Error;
 

@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_arguments)]
 //! Helpers shared by the cross-crate integration tests under `tests/`.
 
+pub mod cluster;
 pub mod moto;
+pub mod pki;
 
 use pathgrid_pricing::{InstrumentResult, Job, JobSpec};
 use serde_json::{Value, json};

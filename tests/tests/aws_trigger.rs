@@ -549,9 +549,12 @@ async fn batch_mnp_three_processes_price_a_spec_from_s3() {
     upload(&s3, "mnp-job", "inputs/mnp-rehearsal.json", spec.as_bytes()).await;
 
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // On Batch the job definition maps its Secrets Manager secret to PATHGRID_TOKEN.
+    let token = pathgrid_proto::auth::random_token().unwrap();
     let spawn = |index: u32| {
         let mut cmd = Command::new(pathgrid_tests::pathgrid_bin());
         cmd.arg("batch")
+            .env("PATHGRID_TOKEN", &token)
             .env("AWS_BATCH_JOB_NODE_INDEX", index.to_string())
             .env("AWS_BATCH_JOB_MAIN_NODE_INDEX", "0")
             .env("AWS_BATCH_JOB_NUM_NODES", "3")

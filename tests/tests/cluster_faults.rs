@@ -5,16 +5,13 @@
 //! generous timeouts; nothing asserts on wall-clock time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use pathgrid_coordinator::{Client, Cluster, CoordinatorConfig, JobPhase, NodeInfo, Progress};
-use pathgrid_node::NodeConfig;
+use pathgrid_coordinator::{Client, CoordinatorConfig, JobPhase, NodeInfo, Progress};
 use pathgrid_pricing::{JobSpec, parse_spec, price_job_sequential};
 use pathgrid_tests::Proc;
+use pathgrid_tests::cluster::{Coordinator, LIMIT, Node};
 use std::time::Duration;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tokio_stream::StreamExt;
-use tokio_util::sync::CancellationToken;
-
-const LIMIT: Duration = Duration::from_secs(120);
 
 fn put_spec(name: &str, seed: u64, paths: u64, training: u64, batch: u64, steps: u64, strike: f64) -> JobSpec {
     parse_spec(&format!(
@@ -27,35 +24,6 @@ fn put_spec(name: &str, seed: u64, paths: u64, training: u64, batch: u64, steps:
     .unwrap()
 }
 
-/// An in-process coordinator whose [`Cluster`] the test can inspect (scheduler counters).
-struct Coordinator {
-    url: String,
-    cluster: Cluster,
-    shutdown: CancellationToken,
-    join: JoinHandle<Result<(), pathgrid_coordinator::Error>>,
-}
-
-impl Coordinator {
-    async fn start(config: CoordinatorConfig) -> Coordinator {
-        let shutdown = CancellationToken::new();
-        let cluster = Cluster::start(&config, shutdown.clone()).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let join = tokio::spawn(pathgrid_coordinator::serve(listener, config, cluster.clone(), shutdown.clone()));
-        Coordinator { url, cluster, shutdown, join }
-    }
-
-    async fn client(&self) -> Client {
-        Client::connect(&self.url, None).await.unwrap()
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(LIMIT, self.join).await.unwrap().unwrap().unwrap();
-        tokio::time::timeout(LIMIT, self.cluster.stopped()).await.unwrap();
-    }
-}
-
 /// Heartbeats every 100 ms, a node silent for 1 s is lost.
 fn quick_heartbeats() -> CoordinatorConfig {
     CoordinatorConfig {
@@ -63,15 +31,6 @@ fn quick_heartbeats() -> CoordinatorConfig {
         heartbeat_timeout: Duration::from_secs(1),
         ..CoordinatorConfig::default()
     }
-}
-
-fn node(url: &str, name: &str) -> (CancellationToken, JoinHandle<Result<(), pathgrid_node::Error>>) {
-    let mut c = NodeConfig::new(url);
-    c.node_id = name.to_string();
-    c.slots = 1;
-    c.backoff_max = Duration::from_millis(200);
-    let stop = CancellationToken::new();
-    (stop.clone(), tokio::spawn(pathgrid_node::run(c, stop)))
 }
 
 /// Polls `ListNodes` until `ok` holds; returns that list.
@@ -110,7 +69,7 @@ async fn node_frozen_past_the_heartbeat_timeout_is_lost_and_requeued() {
     };
     let frozen = start("frozen");
     let steady = start("steady");
-    let mut client = coord.client().await;
+    let mut client = coord.client(None).await;
     nodes_until(&mut client, "both nodes attached", |n| n.len() == 2).await;
 
     let spec = put_spec("freeze", 5, 200_000, 100_000, 2048, 50, 40.0);
@@ -121,7 +80,7 @@ async fn node_frozen_past_the_heartbeat_timeout_is_lost_and_requeued() {
     // Both nodes hold tasks (two per slot are kept in flight); freeze one of them.
     frozen.signal("STOP");
     nodes_until(&mut client, "the frozen node declared lost", |n| n.iter().all(|n| n.name != "frozen")).await;
-    let stats = coord.cluster.scheduler().stats().await;
+    let stats = coord.cluster().scheduler().stats().await;
     assert!(stats.nodes_lost >= 1, "{stats:?}");
     assert!(stats.requeued >= 1, "the frozen node's batches were not requeued: {stats:?}");
 
@@ -131,7 +90,7 @@ async fn node_frozen_past_the_heartbeat_timeout_is_lost_and_requeued() {
     let result = tokio::time::timeout(LIMIT, client.wait(&id, |_| {})).await.unwrap().unwrap();
     assert_eq!(result.results, expected, "a late result changed the answer");
     nodes_until(&mut client, "the thawed node attached again", |n| n.iter().any(|n| n.name == "frozen")).await;
-    eprintln!("after the freeze: {:?}", coord.cluster.scheduler().stats().await);
+    eprintln!("after the freeze: {:?}", coord.cluster().scheduler().stats().await);
     frozen.kill();
     steady.kill();
     coord.stop().await;
@@ -140,7 +99,7 @@ async fn node_frozen_past_the_heartbeat_timeout_is_lost_and_requeued() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_jobs_from_five_clients_each_get_their_own_result() {
     let coord = Coordinator::start(CoordinatorConfig::default()).await;
-    let nodes: Vec<_> = (0..2).map(|i| node(&coord.url, &format!("c{i}"))).collect();
+    let nodes: Vec<_> = (0..2).map(|i| Node::start(&coord.url, &format!("c{i}"), 1, None)).collect();
     let specs: Vec<JobSpec> =
         (0..50).map(|i| put_spec(&format!("job-{i}"), 1000 + i, 2_000, 2_000, 500, 8, 34.0 + (i % 7) as f64)).collect();
     let references = tokio::task::spawn_blocking({
@@ -183,9 +142,8 @@ async fn fifty_concurrent_jobs_from_five_clients_each_get_their_own_result() {
         assert_eq!(&result.name, name);
         assert_eq!(result.results, references[i], "{name} got another job's numbers or wrong ones");
     }
-    for (stop, join) in nodes {
-        stop.cancel();
-        tokio::time::timeout(LIMIT, join).await.unwrap().unwrap().unwrap();
+    for n in nodes {
+        n.stop().await;
     }
     coord.stop().await;
 }
@@ -193,8 +151,8 @@ async fn fifty_concurrent_jobs_from_five_clients_each_get_their_own_result() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_mid_training_and_mid_pricing_frees_the_nodes_memory() {
     let coord = Coordinator::start(quick_heartbeats()).await;
-    let nodes: Vec<_> = (0..2).map(|i| node(&coord.url, &format!("m{i}"))).collect();
-    let mut client = coord.client().await;
+    let nodes: Vec<_> = (0..2).map(|i| Node::start(&coord.url, &format!("m{i}"), 1, None)).collect();
+    let mut client = coord.client(None).await;
     nodes_until(&mut client, "both nodes attached", |n| n.len() == 2).await;
     let idle = |n: &[NodeInfo]| n.len() == 2 && n.iter().all(|n| n.load.jobs == 0 && n.load.cached_bytes == 0);
 
@@ -218,9 +176,8 @@ async fn cancel_mid_training_and_mid_pricing_frees_the_nodes_memory() {
     nodes_until(&mut client, "memory returned after cancelling pricing", idle).await;
     assert_eq!(client.get(&id).await.unwrap().phase, JobPhase::Cancelled);
 
-    for (stop, join) in nodes {
-        stop.cancel();
-        tokio::time::timeout(LIMIT, join).await.unwrap().unwrap().unwrap();
+    for n in nodes {
+        n.stop().await;
     }
     coord.stop().await;
 }

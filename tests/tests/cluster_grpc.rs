@@ -5,15 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use pathgrid_coordinator::{Client, CoordinatorConfig, JobPhase, Progress};
-use pathgrid_node::NodeConfig;
 use pathgrid_pricing::{InstrumentResult, JobSpec, parse_spec, price_job_sequential};
 use pathgrid_proto::v1::{self, node_message::Msg as Up, workers_client::WorkersClient};
-use std::time::Duration;
-use tokio::task::JoinHandle;
+use pathgrid_tests::cluster::{Coordinator, LIMIT, Node};
 use tokio_stream::StreamExt;
-use tokio_util::sync::CancellationToken;
-
-const LIMIT: Duration = Duration::from_secs(120);
 
 fn ls2001(paths: u64, batch: u64) -> JobSpec {
     parse_spec(&format!(
@@ -42,60 +37,6 @@ fn reference(spec: &JobSpec) -> Vec<InstrumentResult> {
     price_job_sequential(&job).unwrap()
 }
 
-struct Coordinator {
-    url: String,
-    shutdown: CancellationToken,
-    join: JoinHandle<Result<(), pathgrid_coordinator::Error>>,
-}
-
-impl Coordinator {
-    async fn start(config: CoordinatorConfig) -> Coordinator {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = CancellationToken::new();
-        let join = tokio::spawn(pathgrid_coordinator::run(listener, config, shutdown.clone()));
-        Coordinator { url, shutdown, join }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(LIMIT, self.join).await.unwrap().unwrap().unwrap();
-    }
-
-    async fn client(&self, token: Option<&str>) -> Client {
-        Client::connect(&self.url, token).await.unwrap()
-    }
-}
-
-struct Node {
-    shutdown: CancellationToken,
-    join: JoinHandle<Result<(), pathgrid_node::Error>>,
-}
-
-fn node(url: &str, name: &str, slots: usize, token: Option<&str>) -> Node {
-    let mut c = NodeConfig::new(url);
-    c.node_id = name.to_string();
-    c.slots = slots;
-    c.token = token.map(str::to_string);
-    c.backoff_max = Duration::from_millis(500);
-    let shutdown = CancellationToken::new();
-    let join = tokio::spawn(pathgrid_node::run(c, shutdown.clone()));
-    Node { shutdown, join }
-}
-
-impl Node {
-    /// Hard kill: the task is aborted mid-flight, its connection dropped.
-    async fn kill(self) {
-        self.join.abort();
-        let _ = self.join.await;
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(LIMIT, self.join).await.unwrap().unwrap().unwrap();
-    }
-}
-
 /// Follows a job until `until` says so or it ends; returns the last event seen.
 async fn follow(client: &mut Client, id: &str, mut until: impl FnMut(&Progress) -> bool) -> Progress {
     let mut stream = std::pin::pin!(client.watch(id).await.unwrap());
@@ -114,7 +55,7 @@ async fn follow(client: &mut Client, id: &str, mut until: impl FnMut(&Progress) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_bit_identical_put_and_max_call() {
     let coord = Coordinator::start(CoordinatorConfig::default()).await;
-    let nodes: Vec<Node> = (0..3).map(|i| node(&coord.url, &format!("n{i}"), 1, None)).collect();
+    let nodes: Vec<Node> = (0..3).map(|i| Node::start(&coord.url, &format!("n{i}"), 1, None)).collect();
     let mut client = coord.client(None).await;
     for spec in [ls2001(20_000, 2048), max_call(20_000, 2048)] {
         let id = client.submit(&spec).await.unwrap();
@@ -136,7 +77,8 @@ async fn three_nodes_bit_identical_put_and_max_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_killed_mid_training_and_mid_pricing() {
     let coord = Coordinator::start(CoordinatorConfig::default()).await;
-    let mut nodes: Vec<Option<Node>> = (0..3).map(|i| Some(node(&coord.url, &format!("k{i}"), 1, None))).collect();
+    let mut nodes: Vec<Option<Node>> =
+        (0..3).map(|i| Some(Node::start(&coord.url, &format!("k{i}"), 1, None))).collect();
     let mut client = coord.client(None).await;
     let spec = ls2001(40_000, 1024);
     let id = client.submit(&spec).await.unwrap();
@@ -158,8 +100,8 @@ async fn wrong_token_is_rejected() {
     let config = CoordinatorConfig { token: Some("right".into()), ..CoordinatorConfig::default() };
     let coord = Coordinator::start(config).await;
     // A node with the wrong token gives up at once with `Rejected`.
-    let bad = node(&coord.url, "intruder", 1, Some("wrong"));
-    let err = tokio::time::timeout(LIMIT, bad.join).await.unwrap().unwrap().unwrap_err();
+    let bad = Node::start(&coord.url, "intruder", 1, Some("wrong"));
+    let err = bad.ended().await.unwrap_err();
     assert!(matches!(err, pathgrid_node::Error::Rejected(_)), "{err}");
     // A client without a token is refused too.
     let mut anon = coord.client(None).await;
@@ -169,7 +111,7 @@ async fn wrong_token_is_rejected() {
         "{err}"
     );
     // The right token works end to end.
-    let good = node(&coord.url, "friend", 1, Some("right"));
+    let good = Node::start(&coord.url, "friend", 1, Some("right"));
     let mut client = coord.client(Some("right")).await;
     let spec = ls2001(4_000, 1024);
     let id = client.submit(&spec).await.unwrap();
@@ -211,7 +153,7 @@ async fn drain(stream: &mut tonic::Streaming<v1::CoordinatorMessage>) -> Option<
 async fn garbage_and_oversized_messages_close_only_that_stream() {
     let config = CoordinatorConfig { max_message_bytes: 1 << 20, ..CoordinatorConfig::default() };
     let coord = Coordinator::start(config).await;
-    let good = node(&coord.url, "good", 1, None);
+    let good = Node::start(&coord.url, "good", 1, None);
     let mut client = coord.client(None).await;
 
     // An empty NodeMessage (no oneof set) is a protocol violation.
@@ -286,7 +228,7 @@ async fn garbage_and_oversized_messages_close_only_that_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_the_job_and_frees_the_nodes() {
     let coord = Coordinator::start(CoordinatorConfig::default()).await;
-    let nodes: Vec<Node> = (0..2).map(|i| node(&coord.url, &format!("c{i}"), 1, None)).collect();
+    let nodes: Vec<Node> = (0..2).map(|i| Node::start(&coord.url, &format!("c{i}"), 1, None)).collect();
     let mut client = coord.client(None).await;
     // Big enough never to finish within the test.
     let big = ls2001(4_000_000, 1024);

@@ -5,62 +5,14 @@
 //! (every wait is bounded by a generous timeout).
 
 use pathgrid_coordinator::{CheckpointStore, Client, CoordinatorConfig, Error};
-use pathgrid_node::NodeConfig;
 use pathgrid_pricing::{JobSpec, parse_spec, price_job_sequential};
 use pathgrid_proto::v1::{self, coordinator_message::Msg as Down, node_message::Msg as Up};
+use pathgrid_tests::cluster::{Coordinator, LIMIT, Node};
 use pathgrid_tests::pathgrid_within;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-
-const LIMIT: Duration = Duration::from_secs(120);
-
-struct Coordinator {
-    url: String,
-    shutdown: CancellationToken,
-    join: JoinHandle<Result<(), Error>>,
-}
-
-impl Coordinator {
-    async fn start(config: CoordinatorConfig) -> Coordinator {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = CancellationToken::new();
-        let join = tokio::spawn(pathgrid_coordinator::run(listener, config, shutdown.clone()));
-        Coordinator { url, shutdown, join }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(LIMIT, self.join).await.unwrap().unwrap().unwrap();
-    }
-}
-
-struct Node {
-    shutdown: CancellationToken,
-    join: JoinHandle<Result<(), pathgrid_node::Error>>,
-}
-
-impl Node {
-    fn start(url: &str, name: &str) -> Node {
-        let mut c = NodeConfig::new(url);
-        c.node_id = name.to_string();
-        c.slots = 1;
-        c.backoff_max = Duration::from_millis(300);
-        let shutdown = CancellationToken::new();
-        let join = tokio::spawn(pathgrid_node::run(c, shutdown.clone()));
-        Node { shutdown, join }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(LIMIT, self.join).await.unwrap().unwrap().unwrap();
-    }
-}
 
 /// Runs the `pathgrid` binary off the async threads.
 async fn pathgrid(args: Vec<String>) -> Output {
@@ -117,7 +69,7 @@ async fn healthy_job_finishes(url: &str, dir: &Path, v: &Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poisoned_specs_are_refused_and_a_healthy_job_beside_them_finishes() {
     let coord = Coordinator::start(CoordinatorConfig::default()).await;
-    let node = Node::start(&coord.url, "n0");
+    let node = Node::start(&coord.url, "n0", 1, None);
     let dir = tempfile::tempdir().unwrap();
     for (pointer, value, path) in [
         ("/instruments/0/payoff/strike", json!(1e160), "instruments[0].payoff.strike"),
@@ -151,7 +103,7 @@ async fn an_undeliverable_job_is_refused_with_the_limit_and_blocks_nothing() {
     let limit = 64 << 10;
     let config = CoordinatorConfig { max_message_bytes: limit, ..CoordinatorConfig::default() };
     let coord = Coordinator::start(config).await;
-    let node = Node::start(&coord.url, "n0");
+    let node = Node::start(&coord.url, "n0", 1, None);
     let dir = tempfile::tempdir().unwrap();
     let book = |n: usize| {
         let mut big = european("big");
@@ -254,7 +206,7 @@ async fn non_finite_statistics_fail_the_job_and_keep_the_node() {
 
     // With the faulty node gone and a real one attached, a healthy job runs normally.
     fake.abort();
-    let node = Node::start(&coord.url, "n0");
+    let node = Node::start(&coord.url, "n0", 1, None);
     let dir = tempfile::tempdir().unwrap();
     healthy_job_finishes(&coord.url, dir.path(), &ls2001("healthy")).await;
     node.stop().await;
@@ -269,7 +221,7 @@ async fn jobs_restored_from_a_checkpoint_show_their_batch_counts() {
         ..CoordinatorConfig::default()
     };
     let coord = Coordinator::start(config()).await;
-    let node = Node::start(&coord.url, "n0");
+    let node = Node::start(&coord.url, "n0", 1, None);
     let mut client = Client::connect(&coord.url, None).await.unwrap();
     let id = client.submit(&spec(&ls2001("restored"))).await.unwrap();
     tokio::time::timeout(LIMIT, client.wait(&id, |_| {})).await.unwrap().unwrap();
