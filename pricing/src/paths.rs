@@ -2,8 +2,10 @@
 //! antithetic pairs in one batch, laid out as structure of arrays.
 
 use crate::fastmath;
+use crate::normal;
 use crate::problem::Problem;
 use crate::rng::{Phase, StreamRng};
+use crate::simd;
 
 /// Advances a batch of paths date by date. `state[a * n + i]` is asset `a` on path `i`.
 /// Training and pricing both draw through this type, so a training batch regenerated
@@ -17,6 +19,8 @@ pub struct PathStepper<'p> {
     steps_taken: usize,
     state: Vec<f64>,
     normals: Vec<f64>,
+    /// Scratch for the random words behind the normals.
+    words: Vec<u64>,
 }
 
 impl<'p> PathStepper<'p> {
@@ -29,7 +33,7 @@ impl<'p> PathStepper<'p> {
         }
         let rng = StreamRng::for_batch(problem.settings.seed, problem.instrument.stream, phase, batch);
         let half = if problem.settings.antithetic { n.div_ceil(2) } else { n };
-        PathStepper { problem, rng, n, steps_taken: 0, state, normals: vec![0.0; d * half] }
+        PathStepper { problem, rng, n, steps_taken: 0, state, normals: vec![0.0; d * half], words: Vec::new() }
     }
 
     pub fn paths(&self) -> usize {
@@ -39,12 +43,13 @@ impl<'p> PathStepper<'p> {
     /// Simulates up to the next exercise date and returns the asset values there (`[a * n + i]`).
     pub fn advance(&mut self) -> &[f64] {
         for _ in 0..self.problem.instrument.substeps.max(1) {
-            self.step();
+            simd::run(Step(self));
         }
         &self.state
     }
 
     /// One simulation step: normals from the stream, correlated, then the exact GBM step.
+    #[inline(always)]
     fn step(&mut self) {
         let p = self.problem;
         let d = p.instrument.model.assets();
@@ -52,7 +57,7 @@ impl<'p> PathStepper<'p> {
         let antithetic = p.settings.antithetic;
         let half = if antithetic { n.div_ceil(2) } else { n };
         let z = &mut self.normals;
-        self.rng.fill_standard_normal(z);
+        normal::fill(&mut self.rng, &mut self.words, z);
         if let Some(l) = &p.instrument.model.chol {
             // w = L z, in place: row a needs z_b for b <= a only, so go from the last row up.
             for a in (0..d).rev() {
@@ -87,5 +92,17 @@ impl<'p> PathStepper<'p> {
             }
         }
         self.steps_taken += 1;
+    }
+}
+
+/// [`PathStepper::step`] as a [`simd::run`] operation.
+struct Step<'a, 'p>(&'a mut PathStepper<'p>);
+
+impl pulp::WithSimd for Step<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        self.0.step()
     }
 }

@@ -5,7 +5,8 @@ use crate::error::Error;
 use crate::paths::PathStepper;
 use crate::problem::Problem;
 use crate::rng::Phase;
-use crate::training::{Coefficients, payoffs};
+use crate::simd;
+use crate::training::{Coefficients, continuation_values, payoffs};
 use serde::{Deserialize, Serialize};
 
 /// Sums over the independent samples of a batch. With antithetic variates a sample is
@@ -124,17 +125,19 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
     let n = problem.batch_len(Phase::Pricing, batch)?;
     let inst = &problem.instrument;
     let m = problem.dates();
-    let d = inst.model.assets();
-    let basis = &inst.basis;
 
     let mut stepper = PathStepper::new(problem, Phase::Pricing, batch, n);
-    let mut alive = vec![true; n];
-    let mut y = vec![0.0; n];
-    let mut x = vec![0.0; n];
-    let mut e = vec![0.0; n];
-    let mut pay = vec![0.0; n];
-    let mut row = vec![0.0; basis.len()];
-    let mut s = vec![0.0; d];
+    let mut dates = PricingDates {
+        alive: vec![true; n],
+        y: vec![0.0; n],
+        x: vec![0.0; n],
+        e: vec![0.0; n],
+        pay: vec![0.0; n],
+        cols: vec![0.0; inst.basis.len() * n],
+        continuation: Vec::with_capacity(n),
+        scratch: Vec::new(),
+        exercised: vec![false; n],
+    };
     // The dual bound on the first paths of batch 0 (pairs with their antithetic partners).
     let dual = if batch == 0 { DualTables::new(problem, policy) } else { None };
     let half = if problem.settings.antithetic { n / 2 } else { n };
@@ -152,42 +155,27 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
     };
     for k in 0..m {
         let values = stepper.advance();
-        payoffs(problem, values, n, &mut pay);
+        payoffs(problem, values, n, &mut dates.pay);
         let df = problem.discount[k];
         if let Some(t) = &dual {
             for (state, &i) in dual_state.iter_mut().zip(&dual_paths) {
-                state.step(t, k, values[i], df * pay[i], k + 1 == m);
+                state.step(t, k, values[i], df * dates.pay[i], k + 1 == m);
             }
         }
         if k + 1 == m {
-            for i in 0..n {
-                let v = df * pay[i];
-                e[i] = v;
-                if alive[i] {
-                    y[i] = v;
-                    x[i] = v;
-                }
-            }
+            dates.maturity(df);
             break;
         }
         let Some(beta) = &policy.coefficients[k] else { continue };
-        for i in 0..n {
-            if !alive[i] || pay[i] <= 0.0 {
-                continue;
-            }
-            for (a, sa) in s.iter_mut().enumerate() {
-                *sa = values[a * n + i];
-            }
-            problem.basis_row(k, &s, pay[i], &mut row);
-            let continuation: f64 = row.iter().zip(beta).map(|(r, c)| r * c).sum();
-            let now = df * pay[i];
-            if problem.exercise_now(k, &s, now, continuation) {
-                alive[i] = false;
-                y[i] = now;
-                x[i] = problem.european_value(k, s[0]).unwrap_or(0.0);
+        simd::run(PricingDate { dates: &mut dates, problem, k, values, beta });
+        // The control variate at exercise: the closed form, once per path over the whole pass.
+        for ((x, &ex), &s) in dates.x.iter_mut().zip(&dates.exercised).zip(values) {
+            if ex {
+                *x = problem.european_value(k, s).unwrap_or(0.0);
             }
         }
     }
+    let PricingDates { y, x, e, .. } = dates;
     let mut stats = PricingStats::default();
     if problem.settings.antithetic {
         let pairs = dual_state.len() / 2;
@@ -214,4 +202,71 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
         });
     }
     Ok(stats)
+}
+
+/// The state of a pricing batch between dates, and its scratch.
+struct PricingDates {
+    alive: Vec<bool>,
+    /// Discounted cash flow under the rule, control variate, European payoff per path.
+    y: Vec<f64>,
+    x: Vec<f64>,
+    e: Vec<f64>,
+    pay: Vec<f64>,
+    cols: Vec<f64>,
+    continuation: Vec<f64>,
+    scratch: Vec<f64>,
+    /// Whether each path was exercised at the current date.
+    exercised: Vec<bool>,
+}
+
+impl PricingDates {
+    /// At maturity every path still alive is paid its payoff.
+    fn maturity(&mut self, df: f64) {
+        for ((((e, y), x), &alive), &pay) in
+            self.e.iter_mut().zip(&mut self.y).zip(&mut self.x).zip(&self.alive).zip(&self.pay)
+        {
+            let v = df * pay;
+            *e = v;
+            *y = if alive { v } else { *y };
+            *x = if alive { v } else { *x };
+        }
+    }
+}
+
+/// One exercise date of a pricing batch, as a [`simd::run`] operation: the basis columns
+/// of every path, the continuation values, and the exercise rule, branch-free.
+struct PricingDate<'a> {
+    dates: &'a mut PricingDates,
+    problem: &'a Problem,
+    k: usize,
+    values: &'a [f64],
+    beta: &'a [f64],
+}
+
+impl pulp::WithSimd for PricingDate<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let PricingDate { dates, problem, k, values, beta } = self;
+        let n = dates.alive.len();
+        problem.basis_columns(k, values, &dates.pay, n, &mut dates.scratch, &mut dates.cols);
+        continuation_values(&dates.cols, beta, n, &mut dates.continuation);
+        let band = problem.exercise_band(k);
+        let df = problem.discount[k];
+        for (((((alive, ex), y), &pay), &c), &s) in dates
+            .alive
+            .iter_mut()
+            .zip(&mut dates.exercised)
+            .zip(&mut dates.y)
+            .zip(&dates.pay)
+            .zip(&dates.continuation)
+            .zip(&values[..n])
+        {
+            let now = df * pay;
+            *ex = *alive && pay > 0.0 && band.exercise(s, now, c);
+            *y = if *ex { now } else { *y };
+            *alive &= !*ex;
+        }
+    }
 }

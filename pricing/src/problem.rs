@@ -3,6 +3,7 @@
 
 use crate::black_scholes;
 use crate::error::Error;
+use crate::fastmath;
 use crate::job::{Instrument, Job, Settings, Style};
 use crate::rng::Phase;
 
@@ -44,16 +45,47 @@ struct EuropeanTable {
 }
 
 impl EuropeanTable {
-    #[inline]
-    fn value(&self, k: usize, spot: f64) -> Option<f64> {
-        let x = (libm::log(spot) - self.x0) * self.inv_h;
-        if !(x >= 0.0 && x < (TABLE_POINTS - 1) as f64) {
-            return None;
-        }
-        let i = x as usize;
+    /// Where `spot` falls on the table, in grid steps. Split from [`Self::interpolate`] so
+    /// that a batch's logarithms run in vector registers, apart from the table reads.
+    #[inline(always)]
+    fn position(&self, spot: f64) -> f64 {
+        (fastmath::ln(spot) - self.x0) * self.inv_h
+    }
+
+    /// The value at grid position `x` on the row of one date, or NaN off the table (the
+    /// caller then uses the closed form). The row and column forms both use this.
+    #[inline(always)]
+    fn interpolate(row: &[f64; TABLE_POINTS], x: f64) -> f64 {
+        let inside = x >= 0.0 && x < (TABLE_POINTS - 1) as f64;
+        let i = (x.clamp(0.0, (TABLE_POINTS - 2) as f64) as i32 as usize).min(TABLE_POINTS - 2);
         let f = x - i as f64;
-        let row = self.values.get(k * TABLE_POINTS + i..k * TABLE_POINTS + i + 2)?;
-        Some(row[0] + f * (row[1] - row[0]))
+        let v = row[i] + f * (row[i + 1] - row[i]);
+        if inside { v } else { f64::NAN }
+    }
+
+    fn row(&self, k: usize) -> Option<&[f64; TABLE_POINTS]> {
+        self.values.get(k * TABLE_POINTS..(k + 1) * TABLE_POINTS)?.try_into().ok()
+    }
+}
+
+/// Where the exercise rule allows exercise at one date, whatever the regression says:
+/// spots in `[lo, hi]`. For a one-asset vanilla with a closed form, the payoff must beat the
+/// European value of the remainder ([`Problem::floor_spot`]); for other options every spot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExerciseBand {
+    lo: f64,
+    hi: f64,
+}
+
+impl ExerciseBand {
+    const ALL: ExerciseBand = ExerciseBand { lo: f64::NEG_INFINITY, hi: f64::INFINITY };
+    const NONE: ExerciseBand = ExerciseBand { lo: f64::INFINITY, hi: f64::NEG_INFINITY };
+
+    /// The exercise rule: exercise when the discounted payoff `now` is not below the
+    /// estimated continuation value, and the spot is in the band.
+    #[inline(always)]
+    pub fn exercise(self, spot: f64, now: f64, continuation: f64) -> bool {
+        now >= continuation && self.lo <= spot && spot <= self.hi
     }
 }
 
@@ -120,8 +152,52 @@ impl Problem {
     #[inline]
     pub fn basis_row(&self, k: usize, s: &[f64], payoff: f64, row: &mut [f64]) {
         self.instrument.basis.evaluate(s, payoff, row);
-        if let (Some(table), Some(last), Some(&s0)) = (&self.european_table, row.last_mut(), s.first()) {
-            *last = table.value(k, s0).unwrap_or_else(|| self.european_term_exact(k, s0));
+        if let (Some(last), Some(&s0)) = (row.last_mut(), s.first())
+            && self.instrument.basis.has_european_term()
+        {
+            let v =
+                self.european_table.as_ref().and_then(|t| Some(EuropeanTable::interpolate(t.row(k)?, t.position(s0))));
+            *last = v.filter(|v| !v.is_nan()).unwrap_or_else(|| self.european_term_exact(k, s0));
+        }
+    }
+
+    /// [`Problem::basis_row`] for a whole batch, column by column (`out[j * n + i]`), from
+    /// the asset values `values[a * n + i]` and payoffs `pay[i]`; the same bits per path.
+    /// `scratch` is reused between calls.
+    #[inline(always)]
+    pub fn basis_columns(
+        &self,
+        k: usize,
+        values: &[f64],
+        pay: &[f64],
+        n: usize,
+        scratch: &mut Vec<f64>,
+        out: &mut [f64],
+    ) {
+        let basis = &self.instrument.basis;
+        let p = basis.len();
+        basis.evaluate_columns(values, pay, n, scratch, out);
+        if !basis.has_european_term() {
+            return;
+        }
+        let col = &mut out[(p - 1) * n..p * n];
+        let s0 = &values[..n];
+        match self.european_table.as_ref().and_then(|t| Some((t, t.row(k)?))) {
+            Some((table, row)) => {
+                for (o, &s) in col.iter_mut().zip(s0) {
+                    *o = table.position(s);
+                }
+                for o in col.iter_mut() {
+                    *o = EuropeanTable::interpolate(row, *o);
+                }
+            }
+            None => col.fill(f64::NAN),
+        }
+        // Off the table (rare: beyond 8 standard deviations): the closed form.
+        for (o, &s) in col.iter_mut().zip(s0) {
+            if o.is_nan() {
+                *o = self.european_term_exact(k, s);
+            }
         }
     }
 
@@ -155,28 +231,20 @@ impl Problem {
         Some(self.discount[k] * self.european_at(k, spot)?)
     }
 
-    /// The exercise rule: exercise when the discounted payoff `now` beats the estimated
-    /// continuation value, and also the European value of what remains — the holder of
-    /// an American option can always hold it to maturity, so continuation is worth at
-    /// least that. Regression noise would otherwise exercise some paths too early (e.g.
-    /// calls without dividends, which should never be exercised early).
-    #[inline]
-    pub fn exercise_now(&self, k: usize, spot: &[f64], now: f64, continuation: f64) -> bool {
-        if now < continuation {
-            return false;
-        }
-        match (self.european, spot.first()) {
-            (Some((call, _)), Some(&s)) => match self.exercise_floor.get(k).copied().flatten() {
-                Some(edge) => {
-                    if call {
-                        s >= edge
-                    } else {
-                        s <= edge
-                    }
-                }
-                None => false,
+    /// Where the exercise rule may exercise at date `k` (see [`ExerciseBand`]). The holder
+    /// of an American option can always hold it to maturity, so continuation is worth at
+    /// least the European value of what remains; regression noise would otherwise exercise
+    /// some paths too early (e.g. calls without dividends, which should never be exercised
+    /// early). The European value is monotone in the spot against the payoff, so that floor
+    /// reduces to one comparison instead of a Black–Scholes evaluation.
+    pub fn exercise_band(&self, k: usize) -> ExerciseBand {
+        match self.european {
+            None => ExerciseBand::ALL,
+            Some((call, _)) => match self.exercise_floor.get(k).copied().flatten() {
+                Some(edge) if call => ExerciseBand { lo: edge, hi: f64::INFINITY },
+                Some(edge) => ExerciseBand { lo: f64::NEG_INFINITY, hi: edge },
+                None => ExerciseBand::NONE,
             },
-            _ => true,
         }
     }
 
@@ -262,8 +330,10 @@ impl Problem {
         Ok((self.phase_paths(phase) - start).min(self.settings.batch_size) as usize)
     }
 
-    /// Memory a stored training batch of `n` paths needs, in bytes.
+    /// Memory a stored training batch of `n` paths needs, in bytes: the paths and cash
+    /// flows, and one date's basis columns, payoffs and spots while a round runs.
     pub fn training_batch_bytes(&self, n: usize) -> usize {
-        (self.dates() * self.instrument.model.assets() + 1) * n * std::mem::size_of::<f64>()
+        let per_path = self.dates() * self.instrument.model.assets() + 1 + self.basis_len() + 2;
+        per_path * n * std::mem::size_of::<f64>() + n
     }
 }

@@ -4,6 +4,7 @@
 //! the number of paths: this is what travels from nodes to the coordinator.
 
 use crate::error::Error;
+use crate::lanes;
 use crate::linalg::SymMatrix;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,26 @@ impl RegressionStats {
             }
         }
         self.count += 1;
+    }
+
+    /// The statistics of a batch given column by column: `columns[j * n + i]` is basis
+    /// function `j` at path `i`, zero for paths that do not take part; `y[i]` the response;
+    /// `count` the paths that take part. Sums run in [`crate::lanes`]' fixed order.
+    #[inline(always)]
+    pub fn from_columns(columns: &[f64], dim: usize, y: &[f64], count: u64) -> Self {
+        let n = y.len();
+        let mut stats = RegressionStats::new(dim);
+        let col = |j: usize| &columns[j * n..(j + 1) * n];
+        let mut idx = 0;
+        for i in 0..dim {
+            stats.aty[i] = lanes::dot(col(i), y);
+            for j in i..dim {
+                stats.ata[idx] = lanes::dot(col(i), col(j));
+                idx += 1;
+            }
+        }
+        stats.count = count;
+        stats
     }
 
     /// Checks the shape, e.g. of statistics decoded from a network message.

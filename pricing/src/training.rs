@@ -7,9 +7,10 @@
 
 use crate::error::Error;
 use crate::paths::PathStepper;
-use crate::problem::Problem;
+use crate::problem::{ExerciseBand, Problem};
 use crate::regression::RegressionStats;
 use crate::rng::Phase;
+use crate::simd;
 
 /// Coefficients per regression date; `None` means "never exercise at this date".
 pub type Coefficients = Option<Vec<f64>>;
@@ -25,7 +26,12 @@ pub struct TrainingBatch {
     cash: Vec<f64>,
     /// Dates at and after this one have had their exercise rule applied.
     applied_from: usize,
-    itm_cache: Option<InTheMoney>,
+    /// The basis columns of the date whose statistics were sent last, kept for its
+    /// [`TrainingBatch::apply_exercise`], so each date's basis is evaluated once. The
+    /// buffers are reused from date to date: fresh ones would cost a page fault per 4 KiB.
+    cols: DateColumns,
+    /// Scratch for the basis's order statistics and the continuation values.
+    scratch: Vec<f64>,
 }
 
 impl TrainingBatch {
@@ -46,7 +52,16 @@ impl TrainingBatch {
         for c in &mut cash {
             *c *= df;
         }
-        Ok(TrainingBatch { batch, n, assets: d, values, cash, applied_from: m - 1, itm_cache: None })
+        Ok(TrainingBatch {
+            batch,
+            n,
+            assets: d,
+            values,
+            cash,
+            applied_from: m - 1,
+            cols: DateColumns::default(),
+            scratch: Vec::new(),
+        })
     }
 
     /// Regenerates a batch and replays the exercise rule of every date already solved
@@ -83,25 +98,11 @@ impl TrainingBatch {
         self.applied_from
     }
 
-    fn date_values(&self, k: usize) -> &[f64] {
-        let w = self.assets * self.n;
-        &self.values[k * w..(k + 1) * w]
-    }
-
     /// AᵀA and Aᵀy at date `k` over in-the-money paths, y = discounted future cash flow.
-    /// Keeps the in-the-money basis rows for the [`TrainingBatch::apply_exercise`] of the
-    /// same date that follows, so each date's basis is evaluated once.
     pub fn regression_stats(&mut self, problem: &Problem, k: usize) -> Result<RegressionStats, Error> {
         check_date(problem, k)?;
-        let itm = self.in_the_money(problem, k);
-        let p = problem.basis_len();
-        let mut stats = RegressionStats::new(p);
-        for (row, &i) in itm.rows.chunks_exact(p).zip(&itm.paths) {
-            stats.add(row, self.cash[i as usize]);
-        }
-        if itm.rows.len() <= MAX_CACHED_ROW_VALUES {
-            self.itm_cache = Some(itm);
-        }
+        simd::run(Columns { tb: self, problem, k });
+        let stats = simd::run(Stats { cols: &self.cols, problem, y: &self.cash });
         if !stats.is_finite() {
             return Err(Error::NonFinite {
                 instrument: problem.instrument.id.clone(),
@@ -116,76 +117,139 @@ impl TrainingBatch {
     /// beats the estimated continuation value (and the European floor) now pays that payoff.
     pub fn apply_exercise(&mut self, problem: &Problem, k: usize, beta: Option<&[f64]>) -> Result<(), Error> {
         check_date(problem, k)?;
-        let cached = self.itm_cache.take().filter(|c| c.date == k);
         if let Some(b) = beta {
             let p = problem.basis_len();
             if b.len() != p {
                 return Err(Error::CoefficientLength { got: b.len(), expected: p });
             }
-            let itm = cached.unwrap_or_else(|| self.in_the_money(problem, k));
-            for ((row, &i), (&now, &spot)) in
-                itm.rows.chunks_exact(p).zip(&itm.paths).zip(itm.now.iter().zip(&itm.first_spot))
-            {
-                let continuation: f64 = row.iter().zip(b).map(|(x, c)| x * c).sum();
-                if problem.exercise_now(k, &[spot], now, continuation) {
-                    self.cash[i as usize] = now;
-                }
+            if self.cols.date != Some(k) {
+                simd::run(Columns { tb: self, problem, k });
             }
+            simd::run(Exercise { tb: self, band: problem.exercise_band(k), beta: b });
+        }
+        self.cols.date = None;
+        if self.cols.values.len() > MAX_KEPT_VALUES {
+            // A huge basis: give the memory back between rounds rather than hold it.
+            self.cols = DateColumns::default();
         }
         self.applied_from = k;
         Ok(())
     }
 
-    /// The in-the-money paths at date `k` with their basis rows and discounted payoffs.
-    fn in_the_money(&self, problem: &Problem, k: usize) -> InTheMoney {
-        let values = self.date_values(k);
+    /// The in-the-money mask, discounted payoffs and basis columns of date `k`, with the
+    /// columns zeroed off the money so that sums over all paths are sums over the money.
+    #[inline(always)]
+    fn columns(&mut self, problem: &Problem, k: usize) {
         let n = self.n;
-        let basis = &problem.instrument.basis;
-        let p = basis.len();
+        let w = self.assets * n;
+        let values = &self.values[k * w..(k + 1) * w];
+        let p = problem.basis_len();
         let df = problem.discount[k];
-        let mut pay = vec![0.0; n];
-        payoffs(problem, values, n, &mut pay);
-        let count = pay.iter().filter(|&&x| x > 0.0).count();
-        let mut itm = InTheMoney {
-            date: k,
-            paths: Vec::with_capacity(count),
-            rows: vec![0.0; count * p],
-            now: Vec::with_capacity(count),
-            first_spot: Vec::with_capacity(count),
-        };
-        let mut s = vec![0.0; self.assets];
-        let mut rows = itm.rows.chunks_exact_mut(p.max(1));
-        for (i, &payoff) in pay.iter().enumerate() {
-            if payoff <= 0.0 {
-                continue;
+        let c = &mut self.cols;
+        c.now.resize(n, 0.0);
+        payoffs(problem, values, n, &mut c.now);
+        c.itm.clear();
+        c.itm.extend(c.now.iter().map(|&x| x > 0.0));
+        c.values.resize(p * n, 0.0);
+        problem.basis_columns(k, values, &c.now, n, &mut self.scratch, &mut c.values);
+        for col in c.values.chunks_exact_mut(n.max(1)) {
+            for (v, &m) in col.iter_mut().zip(&c.itm) {
+                *v = if m { *v } else { 0.0 };
             }
-            for (a, x) in s.iter_mut().enumerate() {
-                *x = values[a * n + i];
-            }
-            if let Some(row) = rows.next() {
-                problem.basis_row(k, &s, payoff, row);
-            }
-            itm.paths.push(i as u32);
-            itm.now.push(df * payoff);
-            itm.first_spot.push(s[0]);
         }
-        itm
+        for x in &mut c.now {
+            *x *= df;
+        }
+        c.count = c.itm.iter().filter(|&&m| m).count() as u64;
+        c.spot.clear();
+        c.spot.extend_from_slice(&values[..n]);
+        c.date = Some(k);
     }
 }
 
-/// Rows kept between the two halves of a round: beyond this (huge bases) they are
-/// recomputed instead of held.
-const MAX_CACHED_ROW_VALUES: usize = 1 << 20;
+/// Basis values per batch beyond which the column buffers are released between rounds.
+const MAX_KEPT_VALUES: usize = 1 << 22;
 
-/// In-the-money paths of one date: indices, basis rows (`basis_len` values per path),
-/// discounted payoff and first asset's spot.
-#[derive(Debug, Clone)]
-struct InTheMoney {
-    date: usize,
-    paths: Vec<u32>,
-    rows: Vec<f64>,
+/// One date of a training batch, column by column.
+#[derive(Debug, Clone, Default)]
+struct DateColumns {
+    /// The date these columns hold, if any.
+    date: Option<usize>,
+    /// In-the-money paths.
+    count: u64,
+    itm: Vec<bool>,
+    /// Discounted payoff per path.
     now: Vec<f64>,
-    first_spot: Vec<f64>,
+    /// `values[j * n + i]`: basis function `j` at path `i`, zero off the money.
+    values: Vec<f64>,
+    /// First asset's spot per path.
+    spot: Vec<f64>,
+}
+
+/// The [`simd::run`] operations of a training batch.
+struct Columns<'a> {
+    tb: &'a mut TrainingBatch,
+    problem: &'a Problem,
+    k: usize,
+}
+
+impl pulp::WithSimd for Columns<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        self.tb.columns(self.problem, self.k)
+    }
+}
+
+struct Stats<'a> {
+    cols: &'a DateColumns,
+    problem: &'a Problem,
+    y: &'a [f64],
+}
+
+impl pulp::WithSimd for Stats<'_> {
+    type Output = RegressionStats;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> RegressionStats {
+        RegressionStats::from_columns(&self.cols.values, self.problem.basis_len(), self.y, self.cols.count)
+    }
+}
+
+struct Exercise<'a> {
+    tb: &'a mut TrainingBatch,
+    band: ExerciseBand,
+    beta: &'a [f64],
+}
+
+impl pulp::WithSimd for Exercise<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let Exercise { tb, band, beta } = self;
+        let cols = &tb.cols;
+        let continuation = &mut tb.scratch;
+        continuation_values(&cols.values, beta, tb.n, continuation);
+        for ((((cash, &c), &now), &m), &s) in
+            tb.cash.iter_mut().zip(continuation.iter()).zip(&cols.now).zip(&cols.itm).zip(&cols.spot)
+        {
+            *cash = if m && band.exercise(s, now, c) { now } else { *cash };
+        }
+    }
+}
+
+/// Σⱼ βⱼ · column j per path, in the order of j (as a row's dot product would).
+#[inline(always)]
+pub(crate) fn continuation_values(columns: &[f64], beta: &[f64], n: usize, out: &mut Vec<f64>) {
+    out.clear();
+    out.resize(n, 0.0);
+    for (col, &b) in columns.chunks_exact(n.max(1)).zip(beta) {
+        for (o, &x) in out.iter_mut().zip(col) {
+            *o += x * b;
+        }
+    }
 }
 
 fn check_date(problem: &Problem, k: usize) -> Result<(), Error> {
