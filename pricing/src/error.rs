@@ -81,4 +81,7 @@ pub enum Error {
     CsvCounts { results: usize, instruments: usize, rows: usize },
     #[error("workshop CSV: result {row} is for {result:?}, but row {row} holds {instrument:?}")]
     CsvRowMismatch { row: usize, result: String, instrument: String },
+    /// The CSV writer of `workshop_csv::write_results` failed (it writes to memory).
+    #[error("workshop CSV: writing the result: {message}")]
+    CsvWrite { message: String },
 }

@@ -258,13 +258,14 @@ fn row_messages_are_unchanged() {
     assert_eq!(capped[100], "… and 50 more problems not shown");
 }
 
-/// Text after an empty quoted string: `"" "n,o"` was read as the one cell `n,o`, and
-/// `" " "p` as an unclosed quote.
+/// Text after a closing quote is text, also after an empty quoted string: `"" "n,o"` is
+/// the cells `"n` and `o"`, and `" " "p` the cell `"p`. (These were once read as `n,o` and
+/// as an open quote: a quote after an empty quoted string opened a new one.)
 #[test]
 fn quoted_text_after_an_empty_quoted_string() {
     let row = |id: &str| format!("{HEADER}\n{id},11/15/2024,11/17/2024,Call,36,40,0.06,0.2,11/17/2025\n");
-    assert_eq!(parse(&row("\"\" \"n,o\"")).unwrap().spec.instruments[0].id, "n,o");
-    assert_eq!(issues(&row("\" \" \"p")), ["row 1: a quoted cell is not closed (quoted cells cannot span lines)"]);
+    assert_eq!(issues(&row("\"\" \"n,o\"")), [format!("row 1: expected 9 columns ({HEADER}), got 10")]);
+    assert_eq!(parse(&row("\" \" \"p")).unwrap().spec.instruments[0].id, "\"p");
 }
 
 #[test]
