@@ -17,6 +17,7 @@
 
 pub mod basis;
 pub mod black_scholes;
+mod block;
 pub mod combine;
 pub mod dual;
 pub mod error;

@@ -1,12 +1,13 @@
 //! Pricing pass: fresh paths, the learnt exercise rule, mergeable sums.
 
+use crate::block::DateBlock;
 use crate::dual::{DUAL_PATHS, DualPath, DualTables};
 use crate::error::Error;
 use crate::paths::PathStepper;
 use crate::problem::Problem;
 use crate::rng::Phase;
 use crate::simd;
-use crate::training::{Coefficients, continuation_values, payoffs};
+use crate::training::{Coefficients, payoffs};
 use serde::{Deserialize, Serialize};
 
 /// Sums over the independent samples of a batch. With antithetic variates a sample is
@@ -133,9 +134,7 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
         x: vec![0.0; n],
         e: vec![0.0; n],
         pay: vec![0.0; n],
-        cols: vec![0.0; inst.basis.len() * n],
-        continuation: Vec::with_capacity(n),
-        scratch: Vec::new(),
+        block: DateBlock::new(problem),
         exercised: vec![false; n],
     };
     // The dual bound on the first paths of batch 0 (pairs with their antithetic partners).
@@ -212,9 +211,7 @@ struct PricingDates {
     x: Vec<f64>,
     e: Vec<f64>,
     pay: Vec<f64>,
-    cols: Vec<f64>,
-    continuation: Vec<f64>,
-    scratch: Vec<f64>,
+    block: DateBlock,
     /// Whether each path was exercised at the current date.
     exercised: Vec<bool>,
 }
@@ -250,23 +247,28 @@ impl pulp::WithSimd for PricingDate<'_> {
     fn with_simd<S: pulp::Simd>(self, _: S) {
         let PricingDate { dates, problem, k, values, beta } = self;
         let n = dates.alive.len();
-        problem.basis_columns(k, values, &dates.pay, n, &mut dates.scratch, &mut dates.cols);
-        continuation_values(&dates.cols, beta, n, &mut dates.continuation);
         let band = problem.exercise_band(k);
         let df = problem.discount[k];
-        for (((((alive, ex), y), &pay), &c), &s) in dates
-            .alive
-            .iter_mut()
-            .zip(&mut dates.exercised)
-            .zip(&mut dates.y)
-            .zip(&dates.pay)
-            .zip(&dates.continuation)
-            .zip(&values[..n])
-        {
-            let now = df * pay;
-            *ex = *alive && pay > 0.0 && band.exercise(s, now, c);
-            *y = if *ex { now } else { *y };
-            *alive &= !*ex;
+        let block = &mut dates.block;
+        for start in (0..n).step_by(block.size()) {
+            let len = block.size().min(n - start);
+            block.load(values, n, start, len);
+            block.evaluate(problem, k);
+            block.continue_with(beta);
+            let range = start..start + len;
+            for (((((alive, ex), y), &pay), &c), &s) in dates.alive[range.clone()]
+                .iter_mut()
+                .zip(&mut dates.exercised[range.clone()])
+                .zip(&mut dates.y[range])
+                .zip(&block.pay)
+                .zip(&block.continuation)
+                .zip(&block.values)
+            {
+                let now = df * pay;
+                *ex = *alive && pay > 0.0 && band.exercise(s, now, c);
+                *y = if *ex { now } else { *y };
+                *alive &= !*ex;
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 //! the number of paths: this is what travels from nodes to the coordinator.
 
 use crate::error::Error;
-use crate::lanes;
+use crate::lanes::{self, LANES};
 use crate::linalg::SymMatrix;
 use serde::{Deserialize, Serialize};
 
@@ -36,26 +36,6 @@ impl RegressionStats {
             }
         }
         self.count += 1;
-    }
-
-    /// The statistics of a batch given column by column: `columns[j * n + i]` is basis
-    /// function `j` at path `i`, zero for paths that do not take part; `y[i]` the response;
-    /// `count` the paths that take part. Sums run in [`crate::lanes`]' fixed order.
-    #[inline(always)]
-    pub fn from_columns(columns: &[f64], dim: usize, y: &[f64], count: u64) -> Self {
-        let n = y.len();
-        let mut stats = RegressionStats::new(dim);
-        let col = |j: usize| &columns[j * n..(j + 1) * n];
-        let mut idx = 0;
-        for i in 0..dim {
-            stats.aty[i] = lanes::dot(col(i), y);
-            for j in i..dim {
-                stats.ata[idx] = lanes::dot(col(i), col(j));
-                idx += 1;
-            }
-        }
-        stats.count = count;
-        stats
     }
 
     /// Checks the shape, e.g. of statistics decoded from a network message.
@@ -119,9 +99,112 @@ impl RegressionStats {
     }
 }
 
+/// [`RegressionStats`] summed block by block over a batch's paths in [`lanes`]' fixed order,
+/// so vector units can do the sums and the bits do not depend on their width.
+#[derive(Debug, Clone)]
+pub(crate) struct LaneStats {
+    dim: usize,
+    count: u64,
+    /// Per basis function `i`, in order: Aᵀy entry `i`, then AᵀA entries (i, i..dim).
+    acc: Vec<[f64; LANES]>,
+}
+
+/// Dot products summed side by side (see [`lanes::dots_into`]).
+const GROUP: usize = 4;
+
+impl LaneStats {
+    pub fn new(dim: usize) -> Self {
+        LaneStats { dim, count: 0, acc: vec![[0.0; LANES]; dim * (dim + 1) / 2 + dim] }
+    }
+
+    /// Adds a block given column by column: `columns[j * len + i]` is basis function `j` at
+    /// path `i` (zero where the path does not take part), `y[i]` the response, `count` the
+    /// paths that take part. Every block but the last has a multiple of `LANES` paths.
+    #[inline(always)]
+    pub fn add_block(&mut self, columns: &[f64], y: &[f64], count: u64) {
+        let len = y.len();
+        let col = |j: usize| &columns[j * len..(j + 1) * len];
+        let mut at = 0;
+        for i in 0..self.dim {
+            // Partners of column i: y, then columns i..dim.
+            let partners = self.dim - i + 1;
+            let partner = |t: usize| if t == 0 { y } else { col(i + t - 1) };
+            let mut t = 0;
+            while t < partners {
+                let acc = &mut self.acc[at + t..];
+                match partners - t {
+                    1 => lanes::dots_into::<1>(first(acc), col(i), [partner(t)]),
+                    2 => lanes::dots_into::<2>(first(acc), col(i), [partner(t), partner(t + 1)]),
+                    3 => lanes::dots_into::<3>(first(acc), col(i), [partner(t), partner(t + 1), partner(t + 2)]),
+                    _ => lanes::dots_into::<GROUP>(
+                        first(acc),
+                        col(i),
+                        [partner(t), partner(t + 1), partner(t + 2), partner(t + 3)],
+                    ),
+                }
+                t += (partners - t).min(GROUP);
+            }
+            at += partners;
+        }
+        self.count += count;
+    }
+
+    pub fn finish(self) -> RegressionStats {
+        let mut stats = RegressionStats::new(self.dim);
+        let mut sums = self.acc.into_iter().map(lanes::fold);
+        let mut idx = 0;
+        for i in 0..self.dim {
+            stats.aty[i] = sums.next().unwrap_or(0.0);
+            for _ in i..self.dim {
+                stats.ata[idx] = sums.next().unwrap_or(0.0);
+                idx += 1;
+            }
+        }
+        stats.count = self.count;
+        stats
+    }
+}
+
+/// The first `G` accumulators of a slice, as an array (the caller guarantees the length).
+#[inline(always)]
+fn first<const G: usize>(acc: &mut [[f64; LANES]]) -> &mut [[f64; LANES]; G] {
+    match acc.first_chunk_mut::<G>() {
+        Some(a) => a,
+        None => unreachable!("accumulators are sized for every partner"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lane_stats_by_blocks_are_one_fixed_order_sum() {
+        let (dim, n) = (3, 37);
+        let cols: Vec<f64> = (0..dim * n).map(|i| ((i * 7 % 11) as f64 - 4.0) / 3.0).collect();
+        let y: Vec<f64> = (0..n).map(|i| (i as f64).sqrt()).collect();
+        let col = |j: usize, r: std::ops::Range<usize>| -> Vec<f64> { cols[j * n..(j + 1) * n][r].to_vec() };
+        // The same sums in blocks of 16, 16 and 5 paths, and as one block.
+        let mut blocks = LaneStats::new(dim);
+        for r in [0..16, 16..32, 32..37] {
+            let block: Vec<f64> = (0..dim).flat_map(|j| col(j, r.clone())).collect();
+            blocks.add_block(&block, &y[r.clone()], r.len() as u64);
+        }
+        let mut whole = LaneStats::new(dim);
+        whole.add_block(&cols, &y, n as u64);
+        let (blocks, whole) = (blocks.finish(), whole.finish());
+        assert_eq!(blocks, whole);
+        // And they are the plain least-squares sums, up to rounding.
+        let mut plain = RegressionStats::new(dim);
+        for i in 0..n {
+            let row: Vec<f64> = (0..dim).map(|j| cols[j * n + i]).collect();
+            plain.add(&row, y[i]);
+        }
+        assert_eq!(plain.count, whole.count);
+        for (a, b) in plain.ata.iter().chain(&plain.aty).zip(whole.ata.iter().chain(&whole.aty)) {
+            assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{a} vs {b}");
+        }
+    }
 
     #[test]
     fn recovers_exact_fit_and_merges() {

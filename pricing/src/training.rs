@@ -4,13 +4,20 @@
 //! rule learnt so far. Going backward over the dates, the caller alternates
 //! [`TrainingBatch::regression_stats`] (sent up and merged over batches) and
 //! [`TrainingBatch::apply_exercise`] with the solved coefficients (sent down).
+//!
+//! The paths are stored as `f32`: half the memory and bandwidth of `f64`. The simulation
+//! itself runs in `f64` and only the stored copy is rounded (relative error 6e-8, which does
+//! not accumulate), and the stored paths only choose the exercise rule: the price comes from
+//! the pricing pass's fresh `f64` paths, so the rounding cannot bias it.
 
+use crate::block::DateBlock;
 use crate::error::Error;
 use crate::paths::PathStepper;
-use crate::problem::{ExerciseBand, Problem};
-use crate::regression::RegressionStats;
+use crate::problem::Problem;
+use crate::regression::{LaneStats, RegressionStats};
 use crate::rng::Phase;
 use crate::simd;
+use crate::validate::MAX_ASSETS;
 
 /// Coefficients per regression date; `None` means "never exercise at this date".
 pub type Coefficients = Option<Vec<f64>>;
@@ -21,17 +28,11 @@ pub struct TrainingBatch {
     n: usize,
     assets: usize,
     /// `values[(k * assets + a) * n + i]`: asset `a` of path `i` at date `k`.
-    values: Vec<f64>,
+    values: Vec<f32>,
     /// Cash flow of each path discounted to time 0.
     cash: Vec<f64>,
     /// Dates at and after this one have had their exercise rule applied.
     applied_from: usize,
-    /// The basis columns of the date whose statistics were sent last, kept for its
-    /// [`TrainingBatch::apply_exercise`], so each date's basis is evaluated once. The
-    /// buffers are reused from date to date: fresh ones would cost a page fault per 4 KiB.
-    cols: DateColumns,
-    /// Scratch for the basis's order statistics and the continuation values.
-    scratch: Vec<f64>,
 }
 
 impl TrainingBatch {
@@ -43,25 +44,17 @@ impl TrainingBatch {
         let mut values = Vec::with_capacity(m * d * n);
         let mut stepper = PathStepper::new(problem, Phase::Training, batch, n);
         for _ in 0..m {
-            values.extend_from_slice(stepper.advance());
+            let state = stepper.advance();
+            simd::run(Store { state, out: &mut values });
         }
-        let mut cash = vec![0.0; n];
-        let last = &values[(m - 1) * d * n..];
-        payoffs(problem, last, n, &mut cash);
+        let mut tb = TrainingBatch { batch, n, assets: d, values, cash: vec![0.0; n], applied_from: m - 1 };
+        let last: Vec<f64> = tb.date_values(m - 1).iter().map(|&x| f64::from(x)).collect();
+        payoffs(problem, &last, n, &mut tb.cash);
         let df = problem.discount[m - 1];
-        for c in &mut cash {
+        for c in &mut tb.cash {
             *c *= df;
         }
-        Ok(TrainingBatch {
-            batch,
-            n,
-            assets: d,
-            values,
-            cash,
-            applied_from: m - 1,
-            cols: DateColumns::default(),
-            scratch: Vec::new(),
-        })
+        Ok(tb)
     }
 
     /// Regenerates a batch and replays the exercise rule of every date already solved
@@ -98,11 +91,15 @@ impl TrainingBatch {
         self.applied_from
     }
 
+    fn date_values(&self, k: usize) -> &[f32] {
+        let w = self.assets * self.n;
+        &self.values[k * w..(k + 1) * w]
+    }
+
     /// AᵀA and Aᵀy at date `k` over in-the-money paths, y = discounted future cash flow.
     pub fn regression_stats(&mut self, problem: &Problem, k: usize) -> Result<RegressionStats, Error> {
         check_date(problem, k)?;
-        simd::run(Columns { tb: self, problem, k });
-        let stats = simd::run(Stats { cols: &self.cols, problem, y: &self.cash });
+        let stats = simd::run(Stats { tb: self, problem, k });
         if !stats.is_finite() {
             return Err(Error::NonFinite {
                 instrument: problem.instrument.id.clone(),
@@ -122,104 +119,60 @@ impl TrainingBatch {
             if b.len() != p {
                 return Err(Error::CoefficientLength { got: b.len(), expected: p });
             }
-            if self.cols.date != Some(k) {
-                simd::run(Columns { tb: self, problem, k });
-            }
-            simd::run(Exercise { tb: self, band: problem.exercise_band(k), beta: b });
-        }
-        self.cols.date = None;
-        if self.cols.values.len() > MAX_KEPT_VALUES {
-            // A huge basis: give the memory back between rounds rather than hold it.
-            self.cols = DateColumns::default();
+            simd::run(Exercise { tb: self, problem, k, beta: b });
         }
         self.applied_from = k;
         Ok(())
     }
-
-    /// The in-the-money mask, discounted payoffs and basis columns of date `k`, with the
-    /// columns zeroed off the money so that sums over all paths are sums over the money.
-    #[inline(always)]
-    fn columns(&mut self, problem: &Problem, k: usize) {
-        let n = self.n;
-        let w = self.assets * n;
-        let values = &self.values[k * w..(k + 1) * w];
-        let p = problem.basis_len();
-        let df = problem.discount[k];
-        let c = &mut self.cols;
-        c.now.resize(n, 0.0);
-        payoffs(problem, values, n, &mut c.now);
-        c.itm.clear();
-        c.itm.extend(c.now.iter().map(|&x| x > 0.0));
-        c.values.resize(p * n, 0.0);
-        problem.basis_columns(k, values, &c.now, n, &mut self.scratch, &mut c.values);
-        for col in c.values.chunks_exact_mut(n.max(1)) {
-            for (v, &m) in col.iter_mut().zip(&c.itm) {
-                *v = if m { *v } else { 0.0 };
-            }
-        }
-        for x in &mut c.now {
-            *x *= df;
-        }
-        c.count = c.itm.iter().filter(|&&m| m).count() as u64;
-        c.spot.clear();
-        c.spot.extend_from_slice(&values[..n]);
-        c.date = Some(k);
-    }
-}
-
-/// Basis values per batch beyond which the column buffers are released between rounds.
-const MAX_KEPT_VALUES: usize = 1 << 22;
-
-/// One date of a training batch, column by column.
-#[derive(Debug, Clone, Default)]
-struct DateColumns {
-    /// The date these columns hold, if any.
-    date: Option<usize>,
-    /// In-the-money paths.
-    count: u64,
-    itm: Vec<bool>,
-    /// Discounted payoff per path.
-    now: Vec<f64>,
-    /// `values[j * n + i]`: basis function `j` at path `i`, zero off the money.
-    values: Vec<f64>,
-    /// First asset's spot per path.
-    spot: Vec<f64>,
 }
 
 /// The [`simd::run`] operations of a training batch.
-struct Columns<'a> {
-    tb: &'a mut TrainingBatch,
-    problem: &'a Problem,
-    k: usize,
+struct Store<'a> {
+    state: &'a [f64],
+    out: &'a mut Vec<f32>,
 }
 
-impl pulp::WithSimd for Columns<'_> {
+impl pulp::WithSimd for Store<'_> {
     type Output = ();
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) {
-        self.tb.columns(self.problem, self.k)
+        self.out.extend(self.state.iter().map(|&x| x as f32));
     }
 }
 
 struct Stats<'a> {
-    cols: &'a DateColumns,
+    tb: &'a TrainingBatch,
     problem: &'a Problem,
-    y: &'a [f64],
+    k: usize,
 }
 
 impl pulp::WithSimd for Stats<'_> {
     type Output = RegressionStats;
 
+    /// The basis of the in-the-money paths against their cash flows, block by block.
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) -> RegressionStats {
-        RegressionStats::from_columns(&self.cols.values, self.problem.basis_len(), self.y, self.cols.count)
+        let Stats { tb, problem, k } = self;
+        let n = tb.n;
+        let values = tb.date_values(k);
+        let mut block = DateBlock::new(problem);
+        let mut stats = LaneStats::new(problem.basis_len());
+        for start in (0..n).step_by(block.size()) {
+            let len = block.size().min(n - start);
+            block.load(values, n, start, len);
+            block.evaluate(problem, k);
+            let count = block.keep_in_the_money();
+            stats.add_block(&block.cols, &tb.cash[start..start + len], count);
+        }
+        stats.finish()
     }
 }
 
 struct Exercise<'a> {
     tb: &'a mut TrainingBatch,
-    band: ExerciseBand,
+    problem: &'a Problem,
+    k: usize,
     beta: &'a [f64],
 }
 
@@ -228,26 +181,24 @@ impl pulp::WithSimd for Exercise<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) {
-        let Exercise { tb, band, beta } = self;
-        let cols = &tb.cols;
-        let continuation = &mut tb.scratch;
-        continuation_values(&cols.values, beta, tb.n, continuation);
-        for ((((cash, &c), &now), &m), &s) in
-            tb.cash.iter_mut().zip(continuation.iter()).zip(&cols.now).zip(&cols.itm).zip(&cols.spot)
-        {
-            *cash = if m && band.exercise(s, now, c) { now } else { *cash };
-        }
-    }
-}
-
-/// Σⱼ βⱼ · column j per path, in the order of j (as a row's dot product would).
-#[inline(always)]
-pub(crate) fn continuation_values(columns: &[f64], beta: &[f64], n: usize, out: &mut Vec<f64>) {
-    out.clear();
-    out.resize(n, 0.0);
-    for (col, &b) in columns.chunks_exact(n.max(1)).zip(beta) {
-        for (o, &x) in out.iter_mut().zip(col) {
-            *o += x * b;
+        let Exercise { tb, problem, k, beta } = self;
+        let n = tb.n;
+        let w = tb.assets * n;
+        let values = &tb.values[k * w..(k + 1) * w];
+        let band = problem.exercise_band(k);
+        let df = problem.discount[k];
+        let mut block = DateBlock::new(problem);
+        for start in (0..n).step_by(block.size()) {
+            let len = block.size().min(n - start);
+            block.load(values, n, start, len);
+            block.evaluate(problem, k);
+            block.continue_with(beta);
+            let cash = &mut tb.cash[start..start + len];
+            for (((cash, &pay), &c), &s) in cash.iter_mut().zip(&block.pay).zip(&block.continuation).zip(&block.values)
+            {
+                let now = df * pay;
+                *cash = if pay > 0.0 && band.exercise(s, now, c) { now } else { *cash };
+            }
         }
     }
 }
@@ -260,7 +211,13 @@ fn check_date(problem: &Problem, k: usize) -> Result<(), Error> {
 }
 
 /// Payoff of every path from a structure-of-arrays block of asset values.
+#[inline(always)]
 pub(crate) fn payoffs(problem: &Problem, values: &[f64], n: usize, out: &mut [f64]) {
-    let assets: Vec<&[f64]> = values.chunks_exact(n.max(1)).collect();
-    problem.instrument.payoff.evaluate(&assets, out);
+    let mut assets: [&[f64]; MAX_ASSETS] = [&[]; MAX_ASSETS];
+    let mut d = 0;
+    for (slot, chunk) in assets.iter_mut().zip(values.chunks_exact(n.max(1))) {
+        *slot = chunk;
+        d += 1;
+    }
+    problem.instrument.payoff.evaluate(&assets[..d], out);
 }
