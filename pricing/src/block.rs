@@ -75,14 +75,40 @@ impl DateBlock {
         problem.basis_columns(k, &self.values, &self.pay, len, &mut self.sorted, &mut self.cols);
     }
 
+    /// [`Self::evaluate`], with the European basis term taken from `european` (one value
+    /// per path of the block, from an earlier evaluation of the same date) instead of
+    /// computed again.
+    #[inline(always)]
+    pub fn evaluate_with_european(&mut self, problem: &Problem, european: &[f64]) {
+        let len = self.len;
+        let p = problem.basis_len();
+        self.pay.resize(len, 0.0);
+        payoffs(problem, &self.values, len, &mut self.pay);
+        self.cols.resize(p * len, 0.0);
+        problem.instrument.basis.evaluate_columns(&self.values, &self.pay, len, &mut self.sorted, &mut self.cols);
+        self.cols[(p - 1) * len..p * len].copy_from_slice(&european[..len]);
+    }
+
+    /// The European basis term of the evaluated block (empty without one).
+    pub fn european(&self, problem: &Problem) -> &[f64] {
+        let (p, len) = (problem.basis_len(), self.len);
+        if problem.instrument.basis.has_european_term() { &self.cols[(p - 1) * len..p * len] } else { &[] }
+    }
+
     /// Σⱼ βⱼ · column j per path of the loaded block, in the order of j (as a row's dot
     /// product would be summed).
     #[inline(always)]
     pub fn continue_with(&mut self, beta: &[f64]) {
         let len = self.len;
         self.continuation.clear();
-        self.continuation.resize(len, 0.0);
-        for (col, &b) in self.cols.chunks_exact(len.max(1)).zip(beta) {
+        let mut terms = self.cols.chunks_exact(len.max(1)).zip(beta);
+        // The first term starts the sum (0 + a = a, but for the sign of a zero, which no
+        // comparison sees), so the buffer needs no zeroing.
+        match terms.next() {
+            Some((col, &b)) => self.continuation.extend(col.iter().map(|&x| x * b)),
+            None => self.continuation.resize(len, 0.0),
+        }
+        for (col, &b) in terms {
             for (o, &x) in self.continuation.iter_mut().zip(col) {
                 *o += x * b;
             }

@@ -42,9 +42,10 @@ pub fn dot_into(acc: &mut [f64; LANES], a: &[f64], b: &[f64]) {
 #[inline(always)]
 pub fn dots_into<const G: usize>(acc: &mut [[f64; LANES]; G], a: &[f64], b: [&[f64]; G]) {
     let n = b.iter().fold(a.len(), |n, b| n.min(b.len()));
-    let mut local = *acc;
     // Whole vectors as arrays, all cut to the same length, so that the compiler sees
-    // straight-line vector code without bounds checks and keeps the sums in registers.
+    // straight-line vector code without bounds checks. The sums stay in memory (the L1
+    // cache): their stores are what the compiler vectorises from, and the G chains of
+    // additions hide each other's latency.
     let (xs, x_rest) = a[..n].as_chunks::<LANES>();
     let ys = b.map(|b| b[..n].as_chunks::<LANES>());
     let full = xs.len();
@@ -52,16 +53,15 @@ pub fn dots_into<const G: usize>(acc: &mut [[f64; LANES]; G], a: &[f64], b: [&[f
         for g in 0..G {
             let y = &ys[g].0[..full][c];
             for l in 0..LANES {
-                local[g][l] += x[l] * y[l];
+                acc[g][l] += x[l] * y[l];
             }
         }
     }
     for g in 0..G {
         for (l, (x, y)) in x_rest.iter().zip(ys[g].1).enumerate() {
-            local[g][l] += x * y;
+            acc[g][l] += x * y;
         }
     }
-    *acc = local;
 }
 
 /// The partial sums added as a balanced tree.

@@ -52,15 +52,21 @@ impl EuropeanTable {
         (fastmath::ln(spot) - self.x0) * self.inv_h
     }
 
-    /// The value at grid position `x` on the row of one date, or NaN off the table (the
-    /// caller then uses the closed form). The row and column forms both use this.
+    /// The cell of grid position `x` and the fraction into it, NaN off the table (the
+    /// caller then uses the closed form).
     #[inline(always)]
-    fn interpolate(row: &[f64; TABLE_POINTS], x: f64) -> f64 {
+    fn cell(x: f64) -> (usize, f64) {
         let inside = x >= 0.0 && x < (TABLE_POINTS - 1) as f64;
         let i = (x.clamp(0.0, (TABLE_POINTS - 2) as f64) as i32 as usize).min(TABLE_POINTS - 2);
         let f = x - i as f64;
-        let v = row[i] + f * (row[i + 1] - row[i]);
-        if inside { v } else { f64::NAN }
+        (i, if inside { f } else { f64::NAN })
+    }
+
+    /// The linear interpolation in cell `i` of a row (NaN stays NaN).
+    #[inline(always)]
+    fn lerp(row: &[f64; TABLE_POINTS], i: usize, f: f64) -> f64 {
+        let i = i.min(TABLE_POINTS - 2);
+        row[i] + f * (row[i + 1] - row[i])
     }
 
     fn row(&self, k: usize) -> Option<&[f64; TABLE_POINTS]> {
@@ -155,8 +161,10 @@ impl Problem {
         if let (Some(last), Some(&s0)) = (row.last_mut(), s.first())
             && self.instrument.basis.has_european_term()
         {
-            let v =
-                self.european_table.as_ref().and_then(|t| Some(EuropeanTable::interpolate(t.row(k)?, t.position(s0))));
+            let v = self.european_table.as_ref().and_then(|t| {
+                let (i, f) = EuropeanTable::cell(t.position(s0));
+                Some(EuropeanTable::lerp(t.row(k)?, i, f))
+            });
             *last = v.filter(|v| !v.is_nan()).unwrap_or_else(|| self.european_term_exact(k, s0));
         }
     }
@@ -177,18 +185,24 @@ impl Problem {
         let basis = &self.instrument.basis;
         let p = basis.len();
         basis.evaluate_columns(values, pay, n, scratch, out);
-        if !basis.has_european_term() {
-            return;
+        if basis.has_european_term() {
+            self.european_column(k, &values[..n], &mut out[(p - 1) * n..p * n]);
         }
-        let col = &mut out[(p - 1) * n..p * n];
-        let s0 = &values[..n];
+    }
+
+    /// The European basis term of every path (first asset's spots `s0`) at date `k`.
+    #[inline(always)]
+    pub(crate) fn european_column(&self, k: usize, s0: &[f64], col: &mut [f64]) {
         match self.european_table.as_ref().and_then(|t| Some((t, t.row(k)?))) {
             Some((table, row)) => {
+                // The logarithms in vector registers, then the table reads, which only
+                // scalar code does.
                 for (o, &s) in col.iter_mut().zip(s0) {
                     *o = table.position(s);
                 }
                 for o in col.iter_mut() {
-                    *o = EuropeanTable::interpolate(row, *o);
+                    let (i, f) = EuropeanTable::cell(*o);
+                    *o = EuropeanTable::lerp(row, i, f);
                 }
             }
             None => col.fill(f64::NAN),
@@ -330,10 +344,10 @@ impl Problem {
         Ok((self.phase_paths(phase) - start).min(self.settings.batch_size) as usize)
     }
 
-    /// Memory a stored training batch of `n` paths needs, in bytes: the paths and cash
-    /// flows, and one date's basis columns, payoffs and spots while a round runs.
+    /// Memory a stored training batch of `n` paths needs, in bytes: the paths (`f32` per
+    /// date and asset), the cash flows and one date's European basis term (`f64` each).
     pub fn training_batch_bytes(&self, n: usize) -> usize {
-        let per_path = self.dates() * self.instrument.model.assets() + 1 + self.basis_len() + 2;
-        per_path * n * std::mem::size_of::<f64>() + n
+        let paths = self.dates() * self.instrument.model.assets() * std::mem::size_of::<f32>();
+        (paths + 2 * std::mem::size_of::<f64>()) * n
     }
 }

@@ -33,6 +33,10 @@ pub struct TrainingBatch {
     cash: Vec<f64>,
     /// Dates at and after this one have had their exercise rule applied.
     applied_from: usize,
+    /// The European basis term of every path at `european_date`: computed for the date's
+    /// statistics and reused by its exercise rule (it costs a logarithm and a table read).
+    european: Vec<f64>,
+    european_date: Option<usize>,
 }
 
 impl TrainingBatch {
@@ -47,7 +51,16 @@ impl TrainingBatch {
             let state = stepper.advance();
             simd::run(Store { state, out: &mut values });
         }
-        let mut tb = TrainingBatch { batch, n, assets: d, values, cash: vec![0.0; n], applied_from: m - 1 };
+        let mut tb = TrainingBatch {
+            batch,
+            n,
+            assets: d,
+            values,
+            cash: vec![0.0; n],
+            applied_from: m - 1,
+            european: Vec::new(),
+            european_date: None,
+        };
         let last: Vec<f64> = tb.date_values(m - 1).iter().map(|&x| f64::from(x)).collect();
         payoffs(problem, &last, n, &mut tb.cash);
         let df = problem.discount[m - 1];
@@ -122,6 +135,7 @@ impl TrainingBatch {
             simd::run(Exercise { tb: self, problem, k, beta: b });
         }
         self.applied_from = k;
+        self.european_date = None;
         Ok(())
     }
 }
@@ -142,7 +156,7 @@ impl pulp::WithSimd for Store<'_> {
 }
 
 struct Stats<'a> {
-    tb: &'a TrainingBatch,
+    tb: &'a mut TrainingBatch,
     problem: &'a Problem,
     k: usize,
 }
@@ -155,16 +169,23 @@ impl pulp::WithSimd for Stats<'_> {
     fn with_simd<S: pulp::Simd>(self, _: S) -> RegressionStats {
         let Stats { tb, problem, k } = self;
         let n = tb.n;
-        let values = tb.date_values(k);
+        let w = tb.assets * n;
+        let values = &tb.values[k * w..(k + 1) * w];
+        let keep = problem.instrument.basis.has_european_term();
+        tb.european.resize(if keep { n } else { 0 }, 0.0);
         let mut block = DateBlock::new(problem);
         let mut stats = LaneStats::new(problem.basis_len());
         for start in (0..n).step_by(block.size()) {
             let len = block.size().min(n - start);
             block.load(values, n, start, len);
             block.evaluate(problem, k);
+            if keep {
+                tb.european[start..start + len].copy_from_slice(block.european(problem));
+            }
             let count = block.keep_in_the_money();
             stats.add_block(&block.cols, &tb.cash[start..start + len], count);
         }
+        tb.european_date = keep.then_some(k);
         stats.finish()
     }
 }
@@ -187,11 +208,15 @@ impl pulp::WithSimd for Exercise<'_> {
         let values = &tb.values[k * w..(k + 1) * w];
         let band = problem.exercise_band(k);
         let df = problem.discount[k];
+        let cached = (tb.european_date == Some(k)).then_some(&tb.european);
         let mut block = DateBlock::new(problem);
         for start in (0..n).step_by(block.size()) {
             let len = block.size().min(n - start);
             block.load(values, n, start, len);
-            block.evaluate(problem, k);
+            match cached {
+                Some(european) => block.evaluate_with_european(problem, &european[start..start + len]),
+                None => block.evaluate(problem, k),
+            }
             block.continue_with(beta);
             let cash = &mut tb.cash[start..start + len];
             for (((cash, &pay), &c), &s) in cash.iter_mut().zip(&block.pay).zip(&block.continuation).zip(&block.values)
