@@ -6,6 +6,8 @@
 //! partial sums are added in a fixed tree at the end. That order is the definition, so the
 //! scalar code, AVX2 (two registers) and AVX-512 (one) produce the same bits.
 
+use pulp::Simd;
+
 /// Partial sums per dot product.
 pub const LANES: usize = 8;
 
@@ -36,33 +38,55 @@ pub fn dot_into(acc: &mut [f64; LANES], a: &[f64], b: &[f64]) {
     }
 }
 
-/// [`dot_into`] for `G` dot products of `a` with each of `b` at once: the same bits, but
-/// `G` independent chains of additions in flight instead of one, and the partial sums held
-/// in registers rather than memory.
+/// [`dot_into`] for `G` dot products of `a` with each of `b` at once: the same bits, with
+/// the partial sums held in the vector registers of `simd` (one AVX-512 register, two AVX2
+/// registers or eight scalars per product), `G` independent chains of additions in flight.
+/// Lane `l` of the partial sums is lane `l % w` of register `l / w` for a register width
+/// `w` that divides [`LANES`], so every width adds the same products in the same order.
 #[inline(always)]
-pub fn dots_into<const G: usize>(acc: &mut [[f64; LANES]; G], a: &[f64], b: [&[f64]; G]) {
+pub fn dots_into<S: Simd, const G: usize>(simd: S, acc: &mut [[f64; LANES]; G], a: &[f64], b: [&[f64]; G]) {
+    let w = S::F64_LANES;
     let n = b.iter().fold(a.len(), |n, b| n.min(b.len()));
-    // Whole vectors as arrays, all cut to the same length, so that the compiler sees
-    // straight-line vector code without bounds checks. The sums stay in memory (the L1
-    // cache): their stores are what the compiler vectorises from, and the G chains of
-    // additions hide each other's latency.
-    let (xs, x_rest) = a[..n].as_chunks::<LANES>();
-    let ys = b.map(|b| b[..n].as_chunks::<LANES>());
-    let full = xs.len();
-    for (c, x) in xs.iter().enumerate() {
+    let full = n / LANES * LANES;
+    if w == 0 || LANES % w != 0 || LANES / w > MAX_REGISTERS {
+        // No such vector unit today; the plain sums give the same bits.
+        for (acc, b) in acc.iter_mut().zip(b) {
+            dot_into(acc, &a[..n], b);
+        }
+        return;
+    }
+    let k = LANES / w;
+    let (xs, _) = S::as_simd_f64s(&a[..full]);
+    let ys = b.map(|b| S::as_simd_f64s(&b[..full]).0);
+    let mut regs = [[simd.splat_f64s(0.0); MAX_REGISTERS]; G];
+    for (regs, acc) in regs.iter_mut().zip(acc.iter()) {
+        for (r, v) in regs.iter_mut().zip(S::as_simd_f64s(acc).0) {
+            *r = *v;
+        }
+    }
+    for c in 0..full / LANES {
+        let x = &xs[c * k..(c + 1) * k];
         for g in 0..G {
-            let y = &ys[g].0[..full][c];
-            for l in 0..LANES {
-                acc[g][l] += x[l] * y[l];
+            let y = &ys[g][c * k..(c + 1) * k];
+            for v in 0..k {
+                regs[g][v] = simd.add_f64s(regs[g][v], simd.mul_f64s(x[v], y[v]));
             }
         }
     }
-    for g in 0..G {
-        for (l, (x, y)) in x_rest.iter().zip(ys[g].1).enumerate() {
-            acc[g][l] += x * y;
+    for (regs, acc) in regs.iter().zip(acc.iter_mut()) {
+        for (r, v) in regs.iter().zip(S::as_mut_simd_f64s(acc).0) {
+            *v = *r;
+        }
+    }
+    for (acc, b) in acc.iter_mut().zip(b) {
+        for (l, (x, y)) in a[full..n].iter().zip(&b[full..n]).enumerate() {
+            acc[l] += x * y;
         }
     }
 }
+
+/// Registers per set of partial sums: [`LANES`] scalars on a CPU without vectors.
+const MAX_REGISTERS: usize = LANES;
 
 /// The partial sums added as a balanced tree.
 #[inline(always)]
@@ -73,6 +97,16 @@ pub fn fold(acc: [f64; LANES]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Both<'a>(&'a mut [[f64; LANES]; 2], &'a [f64], [&'a [f64]; 2]);
+
+    impl pulp::WithSimd for Both<'_> {
+        type Output = ();
+
+        fn with_simd<S: Simd>(self, simd: S) {
+            dots_into(simd, self.0, self.1, self.2)
+        }
+    }
 
     #[test]
     fn dot_is_the_lane_ordered_sum() {
@@ -91,9 +125,11 @@ mod tests {
         dot_into(&mut pieces, &a[16..], &b[16..]);
         assert_eq!(fold(pieces).to_bits(), dot(&a, &b).to_bits());
         let c: Vec<f64> = b.iter().map(|x| x * 1.5 - 0.25).collect();
-        let mut both = [[0.0; LANES]; 2];
-        dots_into(&mut both, &a, [&b, &c]);
-        assert_eq!(fold(both[0]).to_bits(), dot(&a, &b).to_bits());
-        assert_eq!(fold(both[1]).to_bits(), dot(&a, &c).to_bits());
+        for level in crate::simd::Level::available() {
+            let mut both = [[0.0; LANES]; 2];
+            crate::simd::with_level(level, || crate::simd::run(Both(&mut both, &a, [&b, &c])));
+            assert_eq!(fold(both[0]).to_bits(), dot(&a, &b).to_bits(), "{level:?}");
+            assert_eq!(fold(both[1]).to_bits(), dot(&a, &c).to_bits(), "{level:?}");
+        }
     }
 }

@@ -121,7 +121,7 @@ impl LaneStats {
     /// path `i` (zero where the path does not take part), `y[i]` the response, `count` the
     /// paths that take part. Every block but the last has a multiple of `LANES` paths.
     #[inline(always)]
-    pub fn add_block(&mut self, columns: &[f64], y: &[f64], count: u64) {
+    pub fn add_block<S: pulp::Simd>(&mut self, simd: S, columns: &[f64], y: &[f64], count: u64) {
         let len = y.len();
         let col = |j: usize| &columns[j * len..(j + 1) * len];
         let mut at = 0;
@@ -133,10 +133,13 @@ impl LaneStats {
             while t < partners {
                 let acc = &mut self.acc[at + t..];
                 match partners - t {
-                    1 => lanes::dots_into::<1>(first(acc), col(i), [partner(t)]),
-                    2 => lanes::dots_into::<2>(first(acc), col(i), [partner(t), partner(t + 1)]),
-                    3 => lanes::dots_into::<3>(first(acc), col(i), [partner(t), partner(t + 1), partner(t + 2)]),
-                    _ => lanes::dots_into::<GROUP>(
+                    1 => lanes::dots_into::<S, 1>(simd, first(acc), col(i), [partner(t)]),
+                    2 => lanes::dots_into::<S, 2>(simd, first(acc), col(i), [partner(t), partner(t + 1)]),
+                    3 => {
+                        lanes::dots_into::<S, 3>(simd, first(acc), col(i), [partner(t), partner(t + 1), partner(t + 2)])
+                    }
+                    _ => lanes::dots_into::<S, GROUP>(
+                        simd,
                         first(acc),
                         col(i),
                         [partner(t), partner(t + 1), partner(t + 2), partner(t + 3)],
@@ -188,10 +191,10 @@ mod tests {
         let mut blocks = LaneStats::new(dim);
         for r in [0..16, 16..32, 32..37] {
             let block: Vec<f64> = (0..dim).flat_map(|j| col(j, r.clone())).collect();
-            blocks.add_block(&block, &y[r.clone()], r.len() as u64);
+            blocks.add_block(pulp::Scalar, &block, &y[r.clone()], r.len() as u64);
         }
         let mut whole = LaneStats::new(dim);
-        whole.add_block(&cols, &y, n as u64);
+        whole.add_block(pulp::Scalar, &cols, &y, n as u64);
         let (blocks, whole) = (blocks.finish(), whole.finish());
         assert_eq!(blocks, whole);
         // And they are the plain least-squares sums, up to rounding.

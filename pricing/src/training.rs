@@ -166,7 +166,7 @@ impl pulp::WithSimd for Stats<'_> {
 
     /// The basis of the in-the-money paths against their cash flows, block by block.
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) -> RegressionStats {
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> RegressionStats {
         let Stats { tb, problem, k } = self;
         let n = tb.n;
         let w = tb.assets * n;
@@ -183,7 +183,7 @@ impl pulp::WithSimd for Stats<'_> {
                 tb.european[start..start + len].copy_from_slice(block.european(problem));
             }
             let count = block.keep_in_the_money();
-            stats.add_block(&block.cols, &tb.cash[start..start + len], count);
+            stats.add_block(simd, &block.cols, &tb.cash[start..start + len], count);
         }
         tb.european_date = keep.then_some(k);
         stats.finish()
