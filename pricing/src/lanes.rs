@@ -48,7 +48,7 @@ pub fn dots_into<S: Simd, const G: usize>(simd: S, acc: &mut [[f64; LANES]; G], 
     let w = S::F64_LANES;
     let n = b.iter().fold(a.len(), |n, b| n.min(b.len()));
     let full = n / LANES * LANES;
-    if w == 0 || LANES % w != 0 || LANES / w > MAX_REGISTERS {
+    if w == 0 || !LANES.is_multiple_of(w) || LANES / w > MAX_REGISTERS {
         // No such vector unit today; the plain sums give the same bits.
         for (acc, b) in acc.iter_mut().zip(b) {
             dot_into(acc, &a[..n], b);
