@@ -154,8 +154,12 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
     };
     for k in 0..m {
         let values = stepper.advance();
-        payoffs(problem, values, n, &mut dates.pay);
         let df = problem.discount[k];
+        // The batch-wide payoffs serve the dual bound and maturity; exercise dates compute
+        // theirs block by block.
+        if dual.is_some() || k + 1 == m {
+            payoffs(problem, values, n, &mut dates.pay);
+        }
         if let Some(t) = &dual {
             for (state, &i) in dual_state.iter_mut().zip(&dual_paths) {
                 state.step(t, k, values[i], df * dates.pay[i], k + 1 == m);
