@@ -23,6 +23,8 @@ pub(crate) struct DateBlock {
     assets: usize,
     /// `values[a * len + i]`: asset `a` of path `i` of the block.
     pub values: Vec<f64>,
+    /// ln of the first asset per path, when loaded with [`Self::load_logs`].
+    logs: Vec<f64>,
     /// Undiscounted payoff per path.
     pub pay: Vec<f64>,
     /// `cols[j * len + i]`: basis function `j` at path `i`.
@@ -42,6 +44,7 @@ impl DateBlock {
             len: 0,
             assets,
             values: Vec::with_capacity(assets * size),
+            logs: Vec::new(),
             pay: Vec::with_capacity(size),
             cols: Vec::with_capacity(problem.basis_len() * size),
             continuation: Vec::with_capacity(size),
@@ -65,6 +68,13 @@ impl DateBlock {
         }
     }
 
+    /// Loads the log of the first asset of the same paths as [`Self::load`] (call after it).
+    #[inline(always)]
+    pub fn load_logs(&mut self, logs: &[f64], start: usize) {
+        self.logs.clear();
+        self.logs.extend_from_slice(&logs[start..start + self.len]);
+    }
+
     /// Payoffs and basis columns of the loaded block at date `k`.
     #[inline(always)]
     pub fn evaluate(&mut self, problem: &Problem, k: usize) {
@@ -72,7 +82,8 @@ impl DateBlock {
         self.pay.resize(len, 0.0);
         payoffs(problem, &self.values, len, &mut self.pay);
         self.cols.resize(problem.basis_len() * len, 0.0);
-        problem.basis_columns(k, &self.values, &self.pay, len, &mut self.sorted, &mut self.cols);
+        let logs = (self.logs.len() == len).then_some(&self.logs[..]);
+        problem.basis_columns_with_logs(k, &self.values, logs, &self.pay, len, &mut self.sorted, &mut self.cols);
     }
 
     /// [`Self::evaluate`], with the European basis term taken from `european` (one value

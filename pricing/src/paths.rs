@@ -18,6 +18,10 @@ pub struct PathStepper<'p> {
     /// Simulation steps taken so far.
     steps_taken: usize,
     state: Vec<f64>,
+    /// ln of the first asset per path, kept beside `state` when the caller asks for it (the
+    /// European basis term reads its table by log-spot): two additions per path-step instead
+    /// of a logarithm per path and date.
+    logs: Vec<f64>,
     normals: Vec<f64>,
     /// Scratch for the random words behind the normals.
     words: Vec<u64>,
@@ -33,7 +37,23 @@ impl<'p> PathStepper<'p> {
         }
         let rng = StreamRng::for_batch(problem.settings.seed, problem.instrument.stream, phase, batch);
         let half = if problem.settings.antithetic { n.div_ceil(2) } else { n };
-        PathStepper { problem, rng, n, steps_taken: 0, state, normals: vec![0.0; d * half], words: Vec::new() }
+        PathStepper {
+            problem,
+            rng,
+            n,
+            steps_taken: 0,
+            state,
+            logs: Vec::new(),
+            normals: vec![0.0; d * half],
+            words: Vec::new(),
+        }
+    }
+
+    /// Also keeps the log of the first asset, for [`Self::logs`].
+    pub fn with_logs(mut self) -> Self {
+        let s0 = self.problem.instrument.model.spot.first().copied().unwrap_or(1.0);
+        self.logs = vec![libm::log(s0); self.n];
+        self
     }
 
     pub fn paths(&self) -> usize {
@@ -42,10 +62,16 @@ impl<'p> PathStepper<'p> {
 
     /// Simulates up to the next exercise date and returns the asset values there (`[a * n + i]`).
     pub fn advance(&mut self) -> &[f64] {
+        self.advance_with_logs().0
+    }
+
+    /// [`Self::advance`], returning also the log of the first asset per path (empty without
+    /// [`Self::with_logs`]).
+    pub fn advance_with_logs(&mut self) -> (&[f64], &[f64]) {
         for _ in 0..self.problem.instrument.substeps.max(1) {
             simd::run(Step(self));
         }
-        &self.state
+        (&self.state, &self.logs)
     }
 
     /// One simulation step: normals from the stream, correlated, then the exact GBM step.
@@ -88,6 +114,17 @@ impl<'p> PathStepper<'p> {
             } else {
                 for (x, &w) in up.iter_mut().zip(zs) {
                     *x *= fastmath::exp(mu + sig * w);
+                }
+            }
+            if a == 0 && !self.logs.is_empty() {
+                let (up, down) = self.logs.split_at_mut(half.min(n));
+                for (x, &w) in up.iter_mut().zip(zs) {
+                    *x += mu + sig * w;
+                }
+                if antithetic {
+                    for (y, &w) in down.iter_mut().zip(zs) {
+                        *y += mu - sig * w;
+                    }
                 }
             }
         }

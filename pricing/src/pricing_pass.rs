@@ -128,6 +128,9 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
     let m = problem.dates();
 
     let mut stepper = PathStepper::new(problem, Phase::Pricing, batch, n);
+    if inst.basis.has_european_term() {
+        stepper = stepper.with_logs();
+    }
     let mut dates = PricingDates {
         alive: vec![true; n],
         y: vec![0.0; n],
@@ -153,7 +156,7 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
         None => Vec::new(),
     };
     for k in 0..m {
-        let values = stepper.advance();
+        let (values, logs) = stepper.advance_with_logs();
         let df = problem.discount[k];
         // The batch-wide payoffs serve the dual bound and maturity; exercise dates compute
         // theirs block by block.
@@ -170,7 +173,7 @@ pub fn price_batch(problem: &Problem, batch: u64, policy: &ExercisePolicy) -> Re
             break;
         }
         let Some(beta) = &policy.coefficients[k] else { continue };
-        simd::run(PricingDate { dates: &mut dates, problem, k, values, beta });
+        simd::run(PricingDate { dates: &mut dates, problem, k, values, logs, beta });
         // The control variate at exercise: the closed form, once per path over the whole pass.
         for ((x, &ex), &s) in dates.x.iter_mut().zip(&dates.exercised).zip(values) {
             if ex {
@@ -241,6 +244,7 @@ struct PricingDate<'a> {
     problem: &'a Problem,
     k: usize,
     values: &'a [f64],
+    logs: &'a [f64],
     beta: &'a [f64],
 }
 
@@ -249,7 +253,7 @@ impl pulp::WithSimd for PricingDate<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) {
-        let PricingDate { dates, problem, k, values, beta } = self;
+        let PricingDate { dates, problem, k, values, logs, beta } = self;
         let n = dates.alive.len();
         let band = problem.exercise_band(k);
         let df = problem.discount[k];
@@ -257,6 +261,9 @@ impl pulp::WithSimd for PricingDate<'_> {
         for start in (0..n).step_by(block.size()) {
             let len = block.size().min(n - start);
             block.load(values, n, start, len);
+            if !logs.is_empty() {
+                block.load_logs(logs, start);
+            }
             block.evaluate(problem, k);
             block.continue_with(beta);
             let range = start..start + len;

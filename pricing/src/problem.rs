@@ -49,7 +49,12 @@ impl EuropeanTable {
     /// that a batch's logarithms run in vector registers, apart from the table reads.
     #[inline(always)]
     fn position(&self, spot: f64) -> f64 {
-        (fastmath::ln(spot) - self.x0) * self.inv_h
+        self.position_of_log(fastmath::ln(spot))
+    }
+
+    #[inline(always)]
+    fn position_of_log(&self, log_spot: f64) -> f64 {
+        (log_spot - self.x0) * self.inv_h
     }
 
     /// The cell of grid position `x` and the fraction into it, NaN off the table (the
@@ -182,23 +187,51 @@ impl Problem {
         scratch: &mut Vec<f64>,
         out: &mut [f64],
     ) {
+        self.basis_columns_with_logs(k, values, None, pay, n, scratch, out)
+    }
+
+    /// [`Self::basis_columns`], given the log of the first asset per path when the caller
+    /// has it (see [`crate::paths::PathStepper::with_logs`]), which spares a logarithm per
+    /// path for the European term.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn basis_columns_with_logs(
+        &self,
+        k: usize,
+        values: &[f64],
+        logs: Option<&[f64]>,
+        pay: &[f64],
+        n: usize,
+        scratch: &mut Vec<f64>,
+        out: &mut [f64],
+    ) {
         let basis = &self.instrument.basis;
         let p = basis.len();
         basis.evaluate_columns(values, pay, n, scratch, out);
         if basis.has_european_term() {
-            self.european_column(k, &values[..n], &mut out[(p - 1) * n..p * n]);
+            self.european_column(k, &values[..n], logs, &mut out[(p - 1) * n..p * n]);
         }
     }
 
-    /// The European basis term of every path (first asset's spots `s0`) at date `k`.
+    /// The European basis term of every path (first asset's spots `s0`, and their logs if
+    /// known) at date `k`.
     #[inline(always)]
-    pub(crate) fn european_column(&self, k: usize, s0: &[f64], col: &mut [f64]) {
+    pub(crate) fn european_column(&self, k: usize, s0: &[f64], logs: Option<&[f64]>, col: &mut [f64]) {
         match self.european_table.as_ref().and_then(|t| Some((t, t.row(k)?))) {
             Some((table, row)) => {
                 // The logarithms in vector registers, then the table reads, which only
                 // scalar code does.
-                for (o, &s) in col.iter_mut().zip(s0) {
-                    *o = table.position(s);
+                match logs {
+                    Some(logs) => {
+                        for (o, &x) in col.iter_mut().zip(logs) {
+                            *o = table.position_of_log(x);
+                        }
+                    }
+                    None => {
+                        for (o, &s) in col.iter_mut().zip(s0) {
+                            *o = table.position(s);
+                        }
+                    }
                 }
                 for o in col.iter_mut() {
                     let (i, f) = EuropeanTable::cell(*o);
