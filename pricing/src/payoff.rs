@@ -39,7 +39,9 @@ impl Payoff {
         }
     }
 
-    /// Payoff of every path: `assets[a][i]` is asset `a` on path `i`.
+    /// Payoff of every path: `assets[a][i]` is asset `a` on path `i`. Inlined into the
+    /// kernels, so that it is compiled for their vector width ([`crate::simd`]).
+    #[inline(always)]
     pub fn evaluate(&self, assets: &[&[f64]], out: &mut [f64]) {
         match (self, assets) {
             // The common one-asset case runs as a tight, vectorisable loop.
