@@ -8,6 +8,18 @@ const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
 /// 1.5 · 2⁵²: adding it rounds to an integer held in the low mantissa bits.
 const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 
+/// The polynomial with coefficients `c` (highest degree first) at `x`, by Horner's rule:
+/// p = c₀, then p = p·x + cₖ for each next coefficient. (p·x − c and p·x + (−c) are the same
+/// IEEE operation, so negative coefficients give the same bits as a subtraction.)
+#[inline(always)]
+fn horner<const N: usize>(x: f64, c: [f64; N]) -> f64 {
+    let mut p = c[0];
+    for &ck in &c[1..] {
+        p = p * x + ck;
+    }
+    p
+}
+
 /// e^x with relative error below 3e-16 for x in [-708, 709]; arguments outside are
 /// clamped (the simulation never comes near them).
 #[inline(always)]
@@ -18,19 +30,24 @@ pub fn exp(x: f64) -> f64 {
     let n = t - ROUND_MAGIC;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     // Taylor series to degree 12: the truncation error is below 2e-16 on |r| ≤ 0.347.
-    let mut p = 1.0 / 479_001_600.0;
-    p = p * r + 1.0 / 39_916_800.0;
-    p = p * r + 1.0 / 3_628_800.0;
-    p = p * r + 1.0 / 362_880.0;
-    p = p * r + 1.0 / 40_320.0;
-    p = p * r + 1.0 / 5_040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    let p = horner(
+        r,
+        [
+            1.0 / 479_001_600.0,
+            1.0 / 39_916_800.0,
+            1.0 / 3_628_800.0,
+            1.0 / 362_880.0,
+            1.0 / 40_320.0,
+            1.0 / 5_040.0,
+            1.0 / 720.0,
+            1.0 / 120.0,
+            1.0 / 24.0,
+            1.0 / 6.0,
+            0.5,
+            1.0,
+            1.0,
+        ],
+    );
     // 2^n from the integer sitting in the low bits of t.
     let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
     p * scale
@@ -50,17 +67,22 @@ pub fn ln(x: f64) -> f64 {
     let e = f64::from(exponent + i32::from(big));
     let s = (m - 1.0) / (m + 1.0);
     let z = s * s;
-    let mut p = 1.0 / 21.0;
-    p = p * z + 1.0 / 19.0;
-    p = p * z + 1.0 / 17.0;
-    p = p * z + 1.0 / 15.0;
-    p = p * z + 1.0 / 13.0;
-    p = p * z + 1.0 / 11.0;
-    p = p * z + 1.0 / 9.0;
-    p = p * z + 1.0 / 7.0;
-    p = p * z + 1.0 / 5.0;
-    p = p * z + 1.0 / 3.0;
-    p = p * z + 1.0;
+    let p = horner(
+        z,
+        [
+            1.0 / 21.0,
+            1.0 / 19.0,
+            1.0 / 17.0,
+            1.0 / 15.0,
+            1.0 / 13.0,
+            1.0 / 11.0,
+            1.0 / 9.0,
+            1.0 / 7.0,
+            1.0 / 5.0,
+            1.0 / 3.0,
+            1.0,
+        ],
+    );
     e * LN2_HI + (e * LN2_LO + 2.0 * s * p)
 }
 
@@ -69,22 +91,32 @@ pub fn ln(x: f64) -> f64 {
 #[inline(always)]
 pub fn sincos_quadrant(q: u64, phi: f64) -> (f64, f64) {
     let z = phi * phi;
-    let mut s = -1.0 / 1_307_674_368_000.0;
-    s = s * z + 1.0 / 6_227_020_800.0;
-    s = s * z - 1.0 / 39_916_800.0;
-    s = s * z + 1.0 / 362_880.0;
-    s = s * z - 1.0 / 5_040.0;
-    s = s * z + 1.0 / 120.0;
-    s = s * z - 1.0 / 6.0;
+    let s = horner(
+        z,
+        [
+            -1.0 / 1_307_674_368_000.0,
+            1.0 / 6_227_020_800.0,
+            -1.0 / 39_916_800.0,
+            1.0 / 362_880.0,
+            -1.0 / 5_040.0,
+            1.0 / 120.0,
+            -1.0 / 6.0,
+        ],
+    );
     let sin = phi + phi * (z * s);
-    let mut c = 1.0 / 20_922_789_888_000.0;
-    c = c * z - 1.0 / 87_178_291_200.0;
-    c = c * z + 1.0 / 479_001_600.0;
-    c = c * z - 1.0 / 3_628_800.0;
-    c = c * z + 1.0 / 40_320.0;
-    c = c * z - 1.0 / 720.0;
-    c = c * z + 1.0 / 24.0;
-    c = c * z - 0.5;
+    let c = horner(
+        z,
+        [
+            1.0 / 20_922_789_888_000.0,
+            -1.0 / 87_178_291_200.0,
+            1.0 / 479_001_600.0,
+            -1.0 / 3_628_800.0,
+            1.0 / 40_320.0,
+            -1.0 / 720.0,
+            1.0 / 24.0,
+            -0.5,
+        ],
+    );
     let cos = 1.0 + z * c;
     // sin(qπ/2 + φ), cos(qπ/2 + φ): odd quadrants swap the two, and the sign flips are
     // exact (sign-bit xor).
