@@ -180,7 +180,7 @@ pub fn from_node(m: v1::NodeMessage) -> Result<FromNode, Status> {
 }
 
 /// The statistics a task result carries, checked for shape only: whether they fit the task
-/// (kind, basis size) and are finite is the scheduler's to judge (`scheduler::check_output`).
+/// (kind, basis size) and are finite is the scheduler's to judge (`scheduler/check.rs`).
 pub fn task_output(r: &v1::TaskResult) -> Result<TaskOutput, Status> {
     match &r.stats {
         Some(v1::task_result::Stats::Regression(s)) => {

@@ -1,19 +1,26 @@
-//! The scheduler actor: node registry, queues of runnable tasks, slot-based assignment,
-//! per-batch ownership of training batches, and the single "node lost" path.
+//! The scheduler actor: it composes the node registry ([`registry`]: which nodes exist,
+//! their capacity, liveness and what they hold) with the work queues ([`queues`]: waiting
+//! and in-flight tasks, assignment order), and owns slot-based dispatch and the single
+//! "node lost" path. Results are judged by [`check`] before they reach a job.
 //!
 //! It never blocks on anybody: nodes are reached through non-blocking [`NodeLink`]s, and
 //! job actors through bounded channels with a local outbox when one is full.
+
+mod check;
+mod queues;
+mod registry;
 
 use crate::job::JobMsg;
 use crate::protocol::{
     JobId, NodeLink, NodeTask, NodeTaskKind, SessionId, TaskErrorKind, TaskOutput, TaskSpec, ToNode, Work,
 };
-use pathgrid_pricing::Phase;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use check::{Fault, check_output};
+use queues::Queues;
+use registry::{Registry, batch_key};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Public view of an attached node.
@@ -128,42 +135,17 @@ impl SchedulerHandle {
     }
 }
 
-struct NodeEntry {
-    name: String,
-    /// Tasks in flight at most: announced slots × pipeline depth.
-    slots: usize,
-    version: String,
-    link: Box<dyn NodeLink>,
-    last_seen: Instant,
-    running: HashMap<u64, TaskSpec>,
-    /// Training tasks whose batch lives on this node, waiting for a free slot here.
-    pinned: VecDeque<TaskSpec>,
-    defined: HashSet<JobId>,
-    policies: HashSet<(JobId, u32)>,
-    tasks_done: u64,
-    load: NodeLoad,
-}
-
 struct JobLink {
     tx: mpsc::Sender<JobMsg>,
     outbox: VecDeque<JobMsg>,
 }
 
-type BatchKey = (JobId, u32, u64);
-
 struct Scheduler {
     rx: mpsc::Receiver<SchedMsg>,
     heartbeat_timeout: Duration,
-    depth: usize,
-    nodes: BTreeMap<SessionId, NodeEntry>,
-    /// Nodes with at least one free slot.
-    free: BTreeSet<SessionId>,
-    queues: HashMap<JobId, VecDeque<TaskSpec>>,
-    /// Round-robin order of jobs for fair sharing.
-    rotation: VecDeque<JobId>,
-    owners: HashMap<BatchKey, SessionId>,
+    registry: Registry,
+    queues: Queues,
     jobs: HashMap<JobId, JobLink>,
-    next_task_id: u64,
     stats: SchedulerStats,
 }
 
@@ -180,14 +162,9 @@ pub fn spawn(
     let s = Scheduler {
         rx,
         heartbeat_timeout,
-        depth: pipeline_depth.clamp(1, 16),
-        nodes: BTreeMap::new(),
-        free: BTreeSet::new(),
-        queues: HashMap::new(),
-        rotation: VecDeque::new(),
-        owners: HashMap::new(),
+        registry: Registry::new(pipeline_depth.clamp(1, 16)),
+        queues: Queues::new(),
         jobs: HashMap::new(),
-        next_task_id: 1,
         stats: SchedulerStats::default(),
     };
     let join = tokio::spawn(s.run(shutdown));
@@ -213,7 +190,7 @@ impl Scheduler {
             self.flush_outboxes();
         }
         // Dropping the links ends every node session.
-        self.nodes.clear();
+        self.registry.clear();
     }
 
     fn handle(&mut self, msg: SchedMsg) {
@@ -225,17 +202,11 @@ impl Scheduler {
             SchedMsg::TaskError { session, task_id, kind, message } => {
                 self.on_task_error(session, task_id, kind, message)
             }
-            SchedMsg::Heartbeat { session, load } => {
-                if let Some(n) = self.nodes.get_mut(&session) {
-                    n.last_seen = Instant::now();
-                    n.load = load;
-                }
-            }
+            SchedMsg::Heartbeat { session, load } => self.registry.heartbeat(session, load),
             SchedMsg::Lost { session, reason } => self.lose_node(session, &reason),
             SchedMsg::RegisterJob { id, tx } => {
                 self.jobs.insert(id.clone(), JobLink { tx, outbox: VecDeque::new() });
-                self.queues.entry(id.clone()).or_default();
-                self.rotation.push_back(id);
+                self.queues.add_job(id);
             }
             SchedMsg::Enqueue { job, tasks } => {
                 if !self.jobs.contains_key(&job) {
@@ -248,21 +219,7 @@ impl Scheduler {
             }
             SchedMsg::JobFinished { job } => self.job_finished(&job),
             SchedMsg::ListNodes { reply } => {
-                let now = Instant::now();
-                let list = self
-                    .nodes
-                    .iter()
-                    .map(|(&session, n)| NodeInfo {
-                        session,
-                        name: n.name.clone(),
-                        slots: (n.slots / self.depth) as u32,
-                        running: n.running.len() as u32,
-                        version: n.version.clone(),
-                        since_heartbeat: now.saturating_duration_since(n.last_seen),
-                        tasks_done: n.tasks_done,
-                        load: n.load,
-                    })
-                    .collect();
+                let list = self.registry.list(|s| self.queues.in_flight(s));
                 let _ = reply.send(list);
             }
             SchedMsg::Stats { reply } => {
@@ -273,73 +230,29 @@ impl Scheduler {
 
     fn attach(&mut self, session: SessionId, name: String, slots: u32, version: String, link: Box<dyn NodeLink>) {
         // A node that reconnects under the same name replaces its old session.
-        let old: Vec<SessionId> = self.nodes.iter().filter(|(_, n)| n.name == name).map(|(&s, _)| s).collect();
-        for s in old {
+        for s in self.registry.sessions_named(&name) {
             self.lose_node(s, "replaced by a new session of the same node");
         }
         tracing::info!(node = %name, session, slots, "node attached");
-        let slots = (slots as usize).max(1).saturating_mul(self.depth);
-        self.nodes.insert(
-            session,
-            NodeEntry {
-                name,
-                slots,
-                version,
-                link,
-                last_seen: Instant::now(),
-                running: HashMap::new(),
-                pinned: VecDeque::new(),
-                defined: HashSet::new(),
-                policies: HashSet::new(),
-                tasks_done: 0,
-                load: NodeLoad::default(),
-            },
-        );
-        self.free.insert(session);
+        self.registry.insert(session, name, slots, version, link);
+        self.queues.add_node(session);
         self.dispatch_all();
     }
 
     /// Queues a task: on its training batch's owner if that node is alive, else globally.
     fn enqueue(&mut self, t: TaskSpec, front: bool) {
-        if let Work::Train { .. } = t.work {
-            let key = (t.job.id.clone(), t.instrument, t.batch);
-            if let Some(owner) = self.owners.get(&key)
-                && let Some(n) = self.nodes.get_mut(owner)
-            {
-                if front {
-                    n.pinned.push_front(t);
-                } else {
-                    n.pinned.push_back(t);
-                }
-                return;
-            }
-        }
-        let q = self.queues.entry(t.job.id.clone()).or_default();
-        if front {
-            q.push_front(t);
-        } else {
-            q.push_back(t);
-        }
-    }
-
-    fn next_global(&mut self) -> Option<TaskSpec> {
-        for _ in 0..self.rotation.len() {
-            let job = self.rotation.pop_front()?;
-            let task = self.queues.get_mut(&job).and_then(VecDeque::pop_front);
-            self.rotation.push_back(job);
-            if task.is_some() {
-                return task;
-            }
-        }
-        None
+        let home = match t.work {
+            Work::Train { .. } => self.registry.live_owner(&batch_key(&t)),
+            Work::Price { .. } => None,
+        };
+        self.queues.push(t, home, front);
     }
 
     /// Fills free slots everywhere, one task per node per pass so work spreads out.
     fn dispatch_all(&mut self) {
         loop {
             let mut progressed = false;
-            let free: Vec<SessionId> = self.free.iter().copied().collect();
-            for s in free {
+            for s in self.registry.free() {
                 if self.dispatch_one(s) {
                     progressed = true;
                 }
@@ -357,28 +270,21 @@ impl Scheduler {
 
     /// Sends one task to node `s` if it has a free slot and there is work for it.
     fn dispatch_one(&mut self, s: SessionId) -> bool {
-        let Some(n) = self.nodes.get_mut(&s) else { return false };
-        if n.running.len() >= n.slots {
-            self.free.remove(&s);
+        let Some(n) = self.registry.get_mut(s) else { return false };
+        if self.queues.in_flight(s) >= n.slots {
+            self.registry.mark_full(s);
             return false;
         }
-        let task = match n.pinned.pop_front() {
-            Some(t) => t,
-            None => match self.next_global() {
-                Some(t) => t,
-                None => return false,
-            },
-        };
+        let Some(task) = self.queues.next_for(s) else { return false };
         self.send_task(s, task);
         true
     }
 
     fn send_task(&mut self, s: SessionId, t: TaskSpec) {
-        let task_id = self.next_task_id;
-        self.next_task_id += 1;
-        let key = (t.job.id.clone(), t.instrument, t.batch);
-        let owner = self.owners.get(&key).copied();
-        let Some(n) = self.nodes.get_mut(&s) else {
+        let task_id = self.queues.next_task_id();
+        let key = batch_key(&t);
+        let owner = self.registry.owner(&key);
+        let Some(n) = self.registry.get_mut(s) else {
             self.enqueue(t, true);
             return;
         };
@@ -419,13 +325,14 @@ impl Scheduler {
             kind,
         });
         ok &= n.link.send(msg).is_ok();
+        let slots = n.slots;
         let is_train = matches!(t.work, Work::Train { .. });
-        n.running.insert(task_id, t);
-        if n.running.len() >= n.slots {
-            self.free.remove(&s);
+        self.queues.start(s, task_id, t);
+        if self.queues.in_flight(s) >= slots {
+            self.registry.mark_full(s);
         }
         if is_train {
-            self.owners.insert(key, s);
+            self.registry.set_owner(key, s);
         }
         self.stats.dispatched += 1;
         if !ok {
@@ -434,16 +341,16 @@ impl Scheduler {
     }
 
     fn on_result(&mut self, s: SessionId, task_id: u64, output: TaskOutput) {
-        let Some(n) = self.nodes.get_mut(&s) else {
+        if !self.registry.contains(s) {
+            self.stats.stale += 1;
+            return;
+        }
+        let Some(t) = self.queues.finish(s, task_id) else {
             self.stats.stale += 1;
             return;
         };
-        let Some(t) = n.running.remove(&task_id) else {
-            self.stats.stale += 1;
-            return;
-        };
-        n.last_seen = Instant::now();
-        self.free.insert(s);
+        self.registry.touch(s);
+        self.registry.mark_free(s);
         match check_output(&t, &output) {
             Ok(()) => {}
             Err(Fault::Node(breach)) => {
@@ -462,6 +369,7 @@ impl Scheduler {
                 return;
             }
         }
+        let Some(n) = self.registry.get_mut(s) else { return };
         n.tasks_done += 1;
         let node: Arc<str> = Arc::from(n.name.as_str());
         self.stats.accepted += 1;
@@ -471,12 +379,12 @@ impl Scheduler {
     }
 
     fn on_task_error(&mut self, s: SessionId, task_id: u64, kind: TaskErrorKind, message: String) {
-        let Some(n) = self.nodes.get_mut(&s) else { return };
-        let Some(mut t) = n.running.remove(&task_id) else { return };
-        self.free.insert(s);
+        let Some(name) = self.registry.get_mut(s).map(|n| n.name.clone()) else { return };
+        let Some(mut t) = self.queues.finish(s, task_id) else { return };
+        self.registry.mark_free(s);
         match kind {
             TaskErrorKind::NeedState => {
-                tracing::debug!(node = %n.name, task_id, %message, "node needs full state; resending");
+                tracing::debug!(node = %name, task_id, %message, "node needs full state; resending");
                 t.full = true;
                 if self.jobs.contains_key(&t.job.id) {
                     self.enqueue(t, true);
@@ -485,7 +393,7 @@ impl Scheduler {
             }
             TaskErrorKind::Cancelled => {}
             TaskErrorKind::Fatal => {
-                tracing::warn!(node = %n.name, task_id, %message, "task failed");
+                tracing::warn!(node = %name, task_id, %message, "task failed");
                 let job = t.job.id.clone();
                 self.deliver(&job, JobMsg::Failed { message });
             }
@@ -495,51 +403,33 @@ impl Scheduler {
 
     /// The one "node lost" path: stream closed, heartbeat timeout, or misbehaviour.
     fn lose_node(&mut self, s: SessionId, reason: &str) {
-        let Some(n) = self.nodes.remove(&s) else { return };
-        self.free.remove(&s);
+        let running = self.queues.in_flight(s);
+        let Some(n) = self.registry.remove(s) else { return };
+        let tasks = self.queues.remove_node(s);
         self.stats.nodes_lost += 1;
-        tracing::warn!(node = %n.name, session = s, reason, running = n.running.len(), "node lost");
-        let mut tasks: Vec<(u64, TaskSpec)> = n.running.into_iter().collect();
-        tasks.sort_by_key(|(id, _)| *id);
-        let requeue: Vec<TaskSpec> = tasks.into_iter().map(|(_, t)| t).chain(n.pinned).collect();
-        for t in requeue.into_iter().rev() {
+        tracing::warn!(node = %n.name, session = s, reason, running, "node lost");
+        for t in tasks.into_iter().rev() {
             if self.jobs.contains_key(&t.job.id) {
                 self.stats.requeued += 1;
                 // The owner is gone: the batch is rebuilt wherever it runs next.
                 self.enqueue(t, true);
             }
         }
-        drop(n.link);
+        // Closing its link ends the session, if it is still there.
+        drop(n);
         self.dispatch_all();
     }
 
     fn check_heartbeats(&mut self) {
-        let now = Instant::now();
-        let late: Vec<SessionId> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| now.saturating_duration_since(n.last_seen) > self.heartbeat_timeout)
-            .map(|(&s, _)| s)
-            .collect();
-        for s in late {
+        for s in self.registry.late(self.heartbeat_timeout) {
             self.lose_node(s, "heartbeat timeout");
         }
     }
 
     fn job_finished(&mut self, job: &JobId) {
         self.jobs.remove(job);
-        self.queues.remove(job);
-        self.rotation.retain(|j| j != job);
-        self.owners.retain(|(j, _, _), _| j != job);
-        let mut lost = Vec::new();
-        for (&s, n) in self.nodes.iter_mut() {
-            n.pinned.retain(|t| &t.job.id != job);
-            n.policies.retain(|(j, _)| j != job);
-            if n.defined.remove(job) && n.link.send(ToNode::Forget(job.clone())).is_err() {
-                lost.push(s);
-            }
-        }
-        for s in lost {
+        self.queues.remove_job(job);
+        for s in self.registry.forget_job(job) {
             self.lose_node(s, "link closed or full");
         }
     }
@@ -577,49 +467,4 @@ impl Scheduler {
             }
         }
     }
-}
-
-/// Whose fault a rejected result is.
-enum Fault {
-    /// The node broke the protocol (wrong kind or shape): it is dropped.
-    Node(Breach),
-    /// The job asked for something that cannot be computed (sums that overflow): it fails.
-    Job(pathgrid_pricing::Error),
-}
-
-/// How a node broke the protocol; the text is the reason logged when it is dropped.
-#[derive(Debug, thiserror::Error)]
-enum Breach {
-    #[error("bad regression statistics: {0}")]
-    BadRegression(pathgrid_pricing::Error),
-    #[error("bad pricing statistics: {0}")]
-    BadPricing(pathgrid_pricing::Error),
-    #[error("result kind does not match the task")]
-    WrongKind,
-}
-
-/// Checks that a node's output has the kind and shape its task calls for (no more samples
-/// than the batch has paths), and finite sums.
-fn check_output(t: &TaskSpec, output: &TaskOutput) -> Result<(), Fault> {
-    let problem = t.job.problems.get(t.instrument as usize);
-    let basis = problem.map(|p| p.basis_len()).unwrap_or(0);
-    let paths = |phase| problem.and_then(|p| p.batch_len(phase, t.batch).ok()).unwrap_or(0);
-    let (finite, phase) = match (&t.work, output) {
-        (Work::Train { .. }, TaskOutput::Regression(s)) => {
-            s.check(basis)
-                .and_then(|()| s.check_count(paths(Phase::Training)))
-                .map_err(|e| Fault::Node(Breach::BadRegression(e)))?;
-            (s.is_finite(), Phase::Training)
-        }
-        (Work::Price { .. }, TaskOutput::Pricing(p)) => {
-            p.check(paths(Phase::Pricing)).map_err(|e| Fault::Node(Breach::BadPricing(e)))?;
-            (p.is_finite(), Phase::Pricing)
-        }
-        _ => return Err(Fault::Node(Breach::WrongKind)),
-    };
-    if finite {
-        return Ok(());
-    }
-    let instrument = problem.map(|p| p.instrument.id.clone()).unwrap_or_default();
-    Err(Fault::Job(pathgrid_pricing::Error::NonFinite { instrument, phase: phase.name(), batch: t.batch }))
 }
