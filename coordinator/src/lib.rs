@@ -4,7 +4,8 @@
 //! Actors (tokio tasks owning their state, talking over bounded channels):
 //! - [`scheduler`]: node registry, task queues, slot-based assignment, batch ownership,
 //!   the single "node lost" path (stream closed or heartbeat timeout);
-//! - [`job`]: one per job, the `Training(date) → Pricing → Done|Failed|Cancelled` machine;
+//! - [`job`]: one per job, doing the I/O around each leg's pure
+//!   `Training(date) → Pricing → Done` state machine; the job ends `Done|Failed|Cancelled`;
 //! - [`session`]: one per attached node, bridging its gRPC stream;
 //! - [`cluster`]: the job registry and the handle the services (and tests) use;
 //! - [`checkpoint`], [`checkpoint_store`], [`lease`]: verified checkpoints in a local or S3
