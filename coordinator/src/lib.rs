@@ -11,12 +11,15 @@
 //! - [`checkpoint`], [`checkpoint_store`], [`lease`]: verified checkpoints in a local or S3
 //!   store, and the per-job lease that keeps two coordinators off one job.
 //!
-//! Entry points: [`run`] (a coordinator on a listener), [`Client`] (submit/watch/...),
-//! The embedded cluster of `pathgrid run` (coordinator + in-process nodes) lives in the CLI,
-//! which depends on both this crate and the node crate.
+//! Entry points: [`run`] (a coordinator on a listener) and, with the `client` feature,
+//! `Client` (submit/watch/...). The `test-util` feature adds `virtual_node`: in-process
+//! nodes for tests and benches. Neither is part of a coordinator, so neither is in its
+//! default API. The embedded cluster of `pathgrid run` (coordinator + in-process nodes)
+//! lives in the CLI, which depends on both this crate and the node crate.
 
 pub mod checkpoint;
 pub mod checkpoint_store;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod cluster;
 pub mod config;
@@ -28,6 +31,7 @@ pub mod scheduler;
 pub mod service;
 pub mod session;
 mod standard;
+#[cfg(any(test, feature = "test-util"))]
 pub mod virtual_node;
 
 #[cfg(test)]
@@ -35,6 +39,7 @@ mod tests;
 
 pub use checkpoint::Checkpoint;
 pub use checkpoint_store::CheckpointStore;
+#[cfg(feature = "client")]
 pub use client::{Client, Reconnect};
 pub use cluster::Cluster;
 pub use config::CoordinatorConfig;
