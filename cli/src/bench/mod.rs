@@ -2,8 +2,9 @@
 //! side, in one run.
 //!
 //! Cases:
-//! - `ls2001`: the Longstaff–Schwartz (2001) American put (S=36, K=40, σ=0.2, T=1, r=0.06,
-//!   50 exercise dates) against the finite-difference Bermudan value 4.4778;
+//! - `ls2001`: the Longstaff–Schwartz (2001) put (S=36, K=40, σ=0.2, T=1, r=0.06) as a
+//!   Bermudan on 50 exercise dates, as QuantLib's engine prices it, against the
+//!   finite-difference Bermudan value 4.4778;
 //! - `csv`: a workshop-format CSV portfolio (a generated 100-option one unless `--csv`), each
 //!   option against a finite-difference value computed by the QuantLib script (none without
 //!   QuantLib);
