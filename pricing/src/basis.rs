@@ -77,8 +77,8 @@ impl Basis {
 
     fn own_len(&self) -> usize {
         match self.kind {
-            BasisKind::Laguerre | BasisKind::Monomial => self.degree as usize + 1,
-            // constant + monomials + payoff
+            BasisKind::Laguerre | BasisKind::Monomial => own_len(self.kind, self.degree, 1),
+            // constant + monomials + payoff: `own_len`'s count, which built `terms`
             BasisKind::Polynomial => 1 + self.terms.len() + 1,
         }
     }
@@ -229,6 +229,17 @@ fn laguerre_next(k: usize, x: f64, cur: f64, prev: f64) -> f64 {
     ((2.0 * kf + 1.0 - x) * cur - kf * prev) * (1.0 / (kf + 1.0))
 }
 
+/// Count of basis functions of a basis of `kind` and `degree` on `assets` assets, without the
+/// European term and without building it (saturating, so validation can refuse a huge
+/// request before anything is allocated). The one statement of the rule: [`Basis`] has
+/// exactly this many (a test checks it).
+pub fn own_len(kind: BasisKind, degree: u32, assets: usize) -> usize {
+    match kind {
+        BasisKind::Laguerre | BasisKind::Monomial => degree as usize + 1,
+        BasisKind::Polynomial => polynomial_len(assets, degree),
+    }
+}
+
 /// Count of basis functions for the polynomial basis, without building it.
 pub fn polynomial_len(assets: usize, degree: u32) -> usize {
     // C(assets + degree, degree) + 1 for the payoff; saturating to stay panic-free.
@@ -309,6 +320,13 @@ mod tests {
         let b = Basis::new(BasisKind::Polynomial, 2, 5, 100.0).unwrap();
         assert_eq!(b.len(), 1 + 5 + 15 + 1);
         assert_eq!(polynomial_len(5, 2), b.len());
+        for (kind, assets) in [(BasisKind::Laguerre, 1), (BasisKind::Monomial, 1), (BasisKind::Polynomial, 3)] {
+            for degree in 0..6 {
+                let b = Basis::new(kind, degree, assets, 1.0).unwrap();
+                assert_eq!(b.len(), own_len(kind, degree, assets), "{kind:?} {degree}");
+                assert_eq!(b.with_european_term(true).len(), own_len(kind, degree, assets) + 1);
+            }
+        }
         let mut out = vec![0.0; b.len()];
         b.evaluate(&[100.0, 200.0, 100.0, 100.0, 100.0], 50.0, &mut out);
         assert_eq!(out[0], 1.0);

@@ -54,10 +54,9 @@ impl Instrument {
         self.dates.last().copied().unwrap_or(0.0)
     }
 
-    /// (is call, strike) of a one-asset put or call: the options with a Black–Scholes
-    /// closed form, a dual bound and an exercise boundary. The one place that decides it.
+    /// (is call, strike) of a one-asset put or call ([`crate::payoff::Payoff::vanilla_on`]).
     pub fn vanilla(&self) -> Option<(bool, f64)> {
-        self.payoff.vanilla().filter(|_| self.model.assets() == 1)
+        self.payoff.vanilla_on(self.model.assets())
     }
 
     /// Training paths of this leg under the job's `settings`.

@@ -19,8 +19,15 @@ impl Payoff {
         }
     }
 
-    /// The single-asset vanilla put/call, if that is what this is (closed forms apply).
-    pub fn vanilla(&self) -> Option<(bool, f64)> {
+    /// (is call, strike) of this payoff on `assets` assets, if it is a one-asset put or call:
+    /// the options with a Black–Scholes closed form, a dual bound and an exercise boundary.
+    /// The one place that decides it ([`crate::Instrument::vanilla`] asks it).
+    pub fn vanilla_on(&self, assets: usize) -> Option<(bool, f64)> {
+        self.vanilla_shape().filter(|_| assets == 1)
+    }
+
+    /// The vanilla put/call shape, whatever the asset count (see [`Self::vanilla_on`]).
+    fn vanilla_shape(&self) -> Option<(bool, f64)> {
         match self {
             Payoff::Put { strike, weights: None } => Some((false, *strike)),
             Payoff::Call { strike, weights: None } => Some((true, *strike)),

@@ -258,8 +258,7 @@ impl Validator {
         let strike = payoff.as_ref().map_or(1.0, Payoff::strike);
         let order_statistic = matches!(payoff, Some(Payoff::MaxCall { .. } | Payoff::MinPut { .. }));
         // A one-asset put or call with early exercise regresses on its European value too.
-        let european_term =
-            assets == 1 && style != Style::European && payoff.as_ref().is_some_and(|p| p.vanilla().is_some());
+        let european_term = style != Style::European && payoff.as_ref().is_some_and(|p| p.vanilla_on(assets).is_some());
         let basis = self.basis(path, job_basis, assets, strike, order_statistic, european_term);
         let (model, payoff, basis) = (model?, payoff?, basis?);
         if self.issues.len() > before {
@@ -468,10 +467,7 @@ impl Validator {
         } else {
             BasisSpec { kind: BasisKind::Polynomial, degree: 2 }
         });
-        let len = match spec.kind {
-            BasisKind::Laguerre | BasisKind::Monomial => spec.degree as usize + 1,
-            BasisKind::Polynomial => basis::polynomial_len(assets, spec.degree),
-        };
+        let len = basis::own_len(spec.kind, spec.degree, assets);
         if len > MAX_BASIS_LEN || spec.degree > 12 {
             self.push(
                 "basis.degree",
