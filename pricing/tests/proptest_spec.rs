@@ -1,6 +1,9 @@
 //! Property tests of the JSON job spec: no input makes parsing panic, every invalid
 //! field is reported with its exact JSON path, and a spec of finite numbers either validates
 //! to a job whose every statistic is finite or is refused naming the field.
+//!
+//! Longer than most files on purpose: the strategies that generate specs field by field are
+//! the bulk of it, and each property uses all of them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use pathgrid_pricing::workshop_csv::{self, CsvSettings};

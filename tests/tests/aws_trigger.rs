@@ -1,6 +1,10 @@
 //! The S3 trigger and the S3 store against a real S3 (and Batch) server: moto (PyPI
 //! `moto[server]`, installed by scripts/setup.sh), started on 127.0.0.1 by each test and killed
 //! when it ends. Also lints deploy/template.yaml with cfn-lint when that is installed.
+//!
+//! Longer than most files on purpose: every test shares one moto fixture per test and the
+//! trigger's whole path (key, claim, inline pricing, Batch hand-off, result), and splitting
+//! them would repeat that set-up in each file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
