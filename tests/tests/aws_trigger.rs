@@ -2,9 +2,8 @@
 //! `moto[server]`, installed by scripts/setup.sh), started on 127.0.0.1 by each test and killed
 //! when it ends. Also lints deploy/template.yaml with cfn-lint when that is installed.
 //!
-//! Longer than most files on purpose: every test shares one moto fixture per test and the
-//! trigger's whole path (key, claim, inline pricing, Batch hand-off, result), and splitting
-//! them would repeat that set-up in each file.
+//! Longer than most files on purpose: the tests share a dozen S3, Batch and event helpers
+//! (the first 140 lines) and the Batch queue set-up; split into files, each would need them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
