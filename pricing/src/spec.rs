@@ -76,10 +76,13 @@ impl Scalars {
         self.len() == 0
     }
 
-    /// The values, with a single number broadcast to `assets` entries.
+    /// The values, with a single number — written bare or as a one-element array — broadcast
+    /// to `assets` entries. (Validation accepts both forms, so both must broadcast: a
+    /// one-element array left as it was would give a model fewer values than assets.)
     pub fn broadcast(&self, assets: usize) -> Vec<f64> {
         match self {
             Scalars::One(x) => vec![*x; assets],
+            Scalars::Many(v) if v.len() == 1 => vec![v[0]; assets],
             Scalars::Many(v) => v.clone(),
         }
     }

@@ -225,8 +225,10 @@ impl Validator {
         if s.len() != assets && s.len() != 1 {
             self.push(path, format!("expected 1 or {assets} values, got {}", s.len()));
         }
-        let values = s.broadcast(assets);
-        for (j, &x) in values.iter().enumerate() {
+        // Check the values as written (a broadcast number once, under its own path), then
+        // broadcast.
+        let written = s.broadcast(s.len());
+        for (j, &x) in written.iter().enumerate() {
             let p = match s {
                 Scalars::One(_) => path.to_string(),
                 Scalars::Many(_) => format!("{path}[{j}]"),
@@ -237,7 +239,7 @@ impl Validator {
                 self.push(p, msg);
             }
         }
-        values
+        s.broadcast(assets)
     }
 
     fn instrument(&mut self, path: &str, spec: &InstrumentSpec, job_basis: Option<BasisSpec>) -> Option<Instrument> {
@@ -518,6 +520,24 @@ mod tests {
         let err = parse_job(&bad).unwrap_err();
         assert!(err.mentions("instruments[0].model.spot"), "{err}");
         assert!(err.mentions("instruments[0].exercise.steps"), "{err}");
+    }
+
+    #[test]
+    fn one_element_arrays_broadcast_to_every_asset() {
+        // Found by the spec_json fuzz target: `"vol": [v]` on two assets validated but left
+        // the model one volatility short, and building the problem indexed past it.
+        let spec = r#"{"name":"m","seed":1,"paths":100,
+          "instruments":[{"id":"m","model":{"type":"gbm","spot":[100,100],"vol":[0.2],"rate":0.05,
+          "dividend":[0.1]},"payoff":{"type":"max_call","strike":100},
+          "exercise":{"style":"bermudan","maturity":1,"steps":3}}]}"#;
+        let job = parse_job(spec).unwrap();
+        assert_eq!(job.instruments[0].model.vol, vec![0.2, 0.2]);
+        assert_eq!(job.instruments[0].model.dividend, vec![0.1, 0.1]);
+        assert!(crate::price_job_sequential(&job).is_ok());
+        let bad = spec.replace("\"vol\":[0.2]", "\"vol\":[-0.2]");
+        let err = parse_job(&bad).unwrap_err();
+        assert!(err.mentions("instruments[0].model.vol[0]"), "{err}");
+        assert_eq!(err.to_string().matches("vol[0]").count(), 1, "reported once: {err}");
     }
 
     #[test]
