@@ -14,6 +14,17 @@ use crate::training::payoffs;
 /// Values per block that fit the L1 data cache of current CPUs (32 KiB), with room to spare.
 const L1_VALUES: usize = 3072;
 
+/// Where [`DateBlock::evaluate`] takes the European basis term from, for the loaded paths.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum European<'a> {
+    /// Computed from the spots (a logarithm per path).
+    FromSpots,
+    /// Computed from the log of the first asset, which the caller kept.
+    FromLogs(&'a [f64]),
+    /// Given: an earlier evaluation of the same date.
+    Given(&'a [f64]),
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct DateBlock {
     /// Paths per block, a multiple of [`LANES`].
@@ -23,8 +34,6 @@ pub(crate) struct DateBlock {
     assets: usize,
     /// `values[a * len + i]`: asset `a` of path `i` of the block.
     pub values: Vec<f64>,
-    /// ln of the first asset per path, when loaded with [`Self::load_logs`].
-    logs: Vec<f64>,
     /// Undiscounted payoff per path.
     pub pay: Vec<f64>,
     /// `cols[j * len + i]`: basis function `j` at path `i`.
@@ -44,7 +53,6 @@ impl DateBlock {
             len: 0,
             assets,
             values: Vec::with_capacity(assets * size),
-            logs: Vec::new(),
             pay: Vec::with_capacity(size),
             cols: Vec::with_capacity(problem.basis_len() * size),
             continuation: Vec::with_capacity(size),
@@ -68,36 +76,25 @@ impl DateBlock {
         }
     }
 
-    /// Loads the log of the first asset of the same paths as [`Self::load`] (call after it).
+    /// Payoffs and basis columns of the loaded block at date `k`, the European term (if the
+    /// basis has one) from `european`.
     #[inline(always)]
-    pub fn load_logs(&mut self, logs: &[f64], start: usize) {
-        self.logs.clear();
-        self.logs.extend_from_slice(&logs[start..start + self.len]);
-    }
-
-    /// Payoffs and basis columns of the loaded block at date `k`.
-    #[inline(always)]
-    pub fn evaluate(&mut self, problem: &Problem, k: usize) {
-        let len = self.len;
-        self.pay.resize(len, 0.0);
-        payoffs(problem, &self.values, len, &mut self.pay);
-        self.cols.resize(problem.basis_len() * len, 0.0);
-        let logs = (self.logs.len() == len).then_some(&self.logs[..]);
-        problem.basis_columns_with_logs(k, &self.values, logs, &self.pay, len, &mut self.sorted, &mut self.cols);
-    }
-
-    /// [`Self::evaluate`], with the European basis term taken from `european` (one value
-    /// per path of the block, from an earlier evaluation of the same date) instead of
-    /// computed again.
-    #[inline(always)]
-    pub fn evaluate_with_european(&mut self, problem: &Problem, european: &[f64]) {
-        let len = self.len;
-        let p = problem.basis_len();
+    pub fn evaluate(&mut self, problem: &Problem, k: usize, european: European<'_>) {
+        let (p, len) = (problem.basis_len(), self.len);
         self.pay.resize(len, 0.0);
         payoffs(problem, &self.values, len, &mut self.pay);
         self.cols.resize(p * len, 0.0);
-        problem.instrument.basis.evaluate_columns(&self.values, &self.pay, len, &mut self.sorted, &mut self.cols);
-        self.cols[(p - 1) * len..p * len].copy_from_slice(&european[..len]);
+        let basis = &problem.instrument.basis;
+        basis.evaluate_columns(&self.values, &self.pay, len, &mut self.sorted, &mut self.cols);
+        if !basis.has_european_term() {
+            return;
+        }
+        let col = &mut self.cols[(p - 1) * len..p * len];
+        match european {
+            European::FromSpots => problem.european_column(k, &self.values[..len], None, col),
+            European::FromLogs(logs) => problem.european_column(k, &self.values[..len], Some(logs), col),
+            European::Given(values) => col.copy_from_slice(&values[..len]),
+        }
     }
 
     /// The European basis term of the evaluated block (empty without one).

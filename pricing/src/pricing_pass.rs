@@ -1,6 +1,6 @@
 //! Pricing pass: fresh paths, the learnt exercise rule, mergeable sums.
 
-use crate::block::DateBlock;
+use crate::block::{DateBlock, European};
 use crate::dual::{DUAL_PATHS, DualPath, DualTables};
 use crate::error::Error;
 use crate::paths::PathStepper;
@@ -261,10 +261,9 @@ impl pulp::WithSimd for PricingDate<'_> {
         for start in (0..n).step_by(block.size()) {
             let len = block.size().min(n - start);
             block.load(values, n, start, len);
-            if !logs.is_empty() {
-                block.load_logs(logs, start);
-            }
-            block.evaluate(problem, k);
+            let european =
+                if logs.is_empty() { European::FromSpots } else { European::FromLogs(&logs[start..start + len]) };
+            block.evaluate(problem, k, european);
             block.continue_with(beta);
             let range = start..start + len;
             for (((((alive, ex), y), &pay), &c), &s) in dates.alive[range.clone()]

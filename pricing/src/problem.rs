@@ -163,58 +163,16 @@ impl Problem {
     #[inline]
     pub fn basis_row(&self, k: usize, s: &[f64], payoff: f64, row: &mut [f64]) {
         self.instrument.basis.evaluate(s, payoff, row);
-        if let (Some(last), Some(&s0)) = (row.last_mut(), s.first())
+        if let (Some(last), Some(s0)) = (row.last_mut(), s.first())
             && self.instrument.basis.has_european_term()
         {
-            let v = self.european_table.as_ref().and_then(|t| {
-                let (i, f) = EuropeanTable::cell(t.position(s0));
-                Some(EuropeanTable::lerp(t.row(k)?, i, f))
-            });
-            *last = v.filter(|v| !v.is_nan()).unwrap_or_else(|| self.european_term_exact(k, s0));
-        }
-    }
-
-    /// [`Problem::basis_row`] for a whole batch, column by column (`out[j * n + i]`), from
-    /// the asset values `values[a * n + i]` and payoffs `pay[i]`; the same bits per path.
-    /// `scratch` is reused between calls.
-    #[inline(always)]
-    pub fn basis_columns(
-        &self,
-        k: usize,
-        values: &[f64],
-        pay: &[f64],
-        n: usize,
-        scratch: &mut Vec<f64>,
-        out: &mut [f64],
-    ) {
-        self.basis_columns_with_logs(k, values, None, pay, n, scratch, out)
-    }
-
-    /// [`Self::basis_columns`], given the log of the first asset per path when the caller
-    /// has it (see [`crate::paths::PathStepper::with_logs`]), which spares a logarithm per
-    /// path for the European term.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    pub(crate) fn basis_columns_with_logs(
-        &self,
-        k: usize,
-        values: &[f64],
-        logs: Option<&[f64]>,
-        pay: &[f64],
-        n: usize,
-        scratch: &mut Vec<f64>,
-        out: &mut [f64],
-    ) {
-        let basis = &self.instrument.basis;
-        let p = basis.len();
-        basis.evaluate_columns(values, pay, n, scratch, out);
-        if basis.has_european_term() {
-            self.european_column(k, &values[..n], logs, &mut out[(p - 1) * n..p * n]);
+            self.european_column(k, std::slice::from_ref(s0), None, std::slice::from_mut(last));
         }
     }
 
     /// The European basis term of every path (first asset's spots `s0`, and their logs if
-    /// known) at date `k`.
+    /// the caller kept them, which spares a logarithm per path) at date `k`. The row form
+    /// ([`Self::basis_row`]) and the batch kernels ([`crate::block`]) both call this.
     #[inline(always)]
     pub(crate) fn european_column(&self, k: usize, s0: &[f64], logs: Option<&[f64]>, col: &mut [f64]) {
         match self.european_table.as_ref().and_then(|t| Some((t, t.row(k)?))) {

@@ -10,7 +10,7 @@
 //! not accumulate), and the stored paths only choose the exercise rule: the price comes from
 //! the pricing pass's fresh `f64` paths, so the rounding cannot bias it.
 
-use crate::block::DateBlock;
+use crate::block::{DateBlock, European};
 use crate::error::Error;
 use crate::paths::PathStepper;
 use crate::problem::Problem;
@@ -178,7 +178,7 @@ impl pulp::WithSimd for Stats<'_> {
         for start in (0..n).step_by(block.size()) {
             let len = block.size().min(n - start);
             block.load(values, n, start, len);
-            block.evaluate(problem, k);
+            block.evaluate(problem, k, European::FromSpots);
             if keep {
                 tb.european[start..start + len].copy_from_slice(block.european(problem));
             }
@@ -213,10 +213,11 @@ impl pulp::WithSimd for Exercise<'_> {
         for start in (0..n).step_by(block.size()) {
             let len = block.size().min(n - start);
             block.load(values, n, start, len);
-            match cached {
-                Some(european) => block.evaluate_with_european(problem, &european[start..start + len]),
-                None => block.evaluate(problem, k),
-            }
+            let european = match cached {
+                Some(european) => European::Given(&european[start..start + len]),
+                None => European::FromSpots,
+            };
+            block.evaluate(problem, k, european);
             block.continue_with(beta);
             let cash = &mut tb.cash[start..start + len];
             for (((cash, &pay), &c), &s) in cash.iter_mut().zip(&block.pay).zip(&block.continuation).zip(&block.values)
