@@ -134,6 +134,25 @@ fn parse_number(s: &str) -> Result<f64, String> {
 /// Parses one data row and reports its problems. Returns its instrument whenever its numbers
 /// parse, even with other problems (a bad date or type is replaced by a placeholder), so that
 /// validation reports the problems of its values too; with it, the columns already reported.
+/// The value of a cell that parsed, or `None` with the cell's message recorded (and the
+/// column marked as reported, so validation does not name it again).
+fn cell_value<T>(
+    issues: &mut Issues,
+    reported: &mut Vec<&'static str>,
+    row: usize,
+    column: &'static str,
+    parsed: Result<T, String>,
+) -> Option<T> {
+    match parsed {
+        Ok(value) => Some(value),
+        Err(message) => {
+            issues.cell(row, column, message);
+            reported.push(column);
+            None
+        }
+    }
+}
+
 fn parse_row(
     line: &str,
     row: usize,
@@ -165,17 +184,9 @@ fn parse_row(
         first_row_of_id.insert(id.clone(), row);
     }
 
-    let mut date = |column: &'static str, s: &str| match Date::parse_mdy(s) {
-        Ok(d) => Some(d),
-        Err(message) => {
-            issues.cell(row, column, message);
-            reported.push(column);
-            None
-        }
-    };
-    let _today = date("todaysDate", &today);
-    let settlement = date("settlementDate", &settlement);
-    let maturity = date("maturityDate", &maturity);
+    let _today = cell_value(issues, &mut reported, row, "todaysDate", Date::parse_mdy(&today));
+    let settlement = cell_value(issues, &mut reported, row, "settlementDate", Date::parse_mdy(&settlement));
+    let maturity = cell_value(issues, &mut reported, row, "maturityDate", Date::parse_mdy(&maturity));
 
     let call = if kind.eq_ignore_ascii_case("put") {
         Some(false)
@@ -187,18 +198,10 @@ fn parse_row(
         None
     };
 
-    let mut number = |column: &'static str, s: &str| match parse_number(s) {
-        Ok(x) => Some(x),
-        Err(message) => {
-            issues.cell(row, column, message);
-            reported.push(column);
-            None
-        }
-    };
-    let underlying = number("underlying", &underlying);
-    let strike = number("strike", &strike);
-    let rate = number("riskFreeRate", &rate);
-    let vol = number("volatility", &vol);
+    let underlying = cell_value(issues, &mut reported, row, "underlying", parse_number(&underlying));
+    let strike = cell_value(issues, &mut reported, row, "strike", parse_number(&strike));
+    let rate = cell_value(issues, &mut reported, row, "riskFreeRate", parse_number(&rate));
+    let vol = cell_value(issues, &mut reported, row, "volatility", parse_number(&vol));
 
     let days = match (settlement, maturity) {
         (Some(s), Some(m)) => {
