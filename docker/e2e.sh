@@ -170,7 +170,7 @@ import json, sys
 for j in json.load(sys.stdin):
     if j["job_id"] == sys.argv[1]: print(j["phase"], j["batches_done"], j["batches_total"]); break
 else: print("unknown 0 0")' "$1")
-    case "$phase" in done|failed|cancelled) say "job $1 already $phase"; return 1;; esac
+    case "$phase" in succeeded|failed|cancelled) say "job $1 already $phase"; return 1;; esac
     if [ "${total:-0}" -gt 0 ] && python3 -c "import sys; sys.exit(0 if $done >= $2 * $total else 1)"; then
       say "job $1: $phase, $done/$total batches"; return 0
     fi

@@ -349,7 +349,7 @@ async fn main_node(
         .await
         .map_err(failure)?
         .into_iter()
-        .find(|p| p.name == file.spec.name && (!p.is_terminal() || p.phase == JobPhase::Done));
+        .find(|p| p.name == file.spec.name && (!p.is_terminal() || p.phase == JobPhase::Succeeded));
     let outcome = match resumed {
         Some(p) => {
             tracing::info!(job = %p.job_id, batches_done = p.batches_done, "resuming the previous attempt's job");

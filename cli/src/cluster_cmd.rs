@@ -8,8 +8,8 @@ use clap::Args;
 use pathgrid_coordinator::{
     CheckpointStore, Client, CoordinatorConfig, Error as CoordinatorError, Owner, Progress, Reconnect,
 };
-use pathgrid_pricing::JobResult;
 use pathgrid_pricing::workshop_csv::{self, CsvSettings};
+use pathgrid_protocol::{JobResult, MAX_SLOTS};
 use pathgrid_store::{AnyStore, LocalStore, S3Options};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,7 +47,7 @@ pub struct NodeArgs {
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     pub coordinator: String,
     /// Concurrent tasks, 1 to 4096 (default: one per core).
-    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=u64::from(pathgrid_coordinator::session::MAX_SLOTS)))]
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=u64::from(MAX_SLOTS)))]
     pub slots: Option<usize>,
     #[command(flatten)]
     pub token: TokenArgs,
@@ -231,7 +231,7 @@ pub fn node(args: NodeArgs) -> Result<(), Failure> {
     runtime()?.block_on(async {
         let shutdown = shutdown_on_signal();
         let mut config = pathgrid_node::NodeConfig::new(args.coordinator);
-        config.slots = args.slots.unwrap_or_else(crate::cores).min(pathgrid_coordinator::session::MAX_SLOTS as usize);
+        config.slots = args.slots.unwrap_or_else(crate::cores).min(MAX_SLOTS as usize);
         config.token = args.token.resolve()?;
         config.tls = args.tls.resolve()?;
         if let Some(id) = args.id {
@@ -334,7 +334,7 @@ pub fn jobs(args: ListArgs) -> Result<(), Failure> {
                 "{:<40} {:<24} {:<10} {:>15} {:>9.1}s",
                 p.job_id,
                 p.name,
-                format!("{:?}", p.phase).to_lowercase(),
+                p.phase.name(),
                 format!("{}/{}", p.batches_done, p.batches_total),
                 p.elapsed.as_secs_f64()
             );

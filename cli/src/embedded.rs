@@ -4,7 +4,8 @@
 
 use pathgrid_coordinator::client::terminal_result;
 use pathgrid_coordinator::{Cluster, CoordinatorConfig, Error, Progress, serve};
-use pathgrid_pricing::{JobResult, JobSpec};
+use pathgrid_pricing::JobSpec;
+use pathgrid_protocol::JobResult;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

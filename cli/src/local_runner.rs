@@ -2,58 +2,69 @@
 //! `pathgrid bench` times (the kernels alone) and what the thread-count determinism tests
 //! drive. `pathgrid run` uses the embedded cluster instead ([`crate::embedded`]).
 //!
-//! Batches are spread over threads however the scheduler likes; statistics are merged
-//! in batch-index order, so results do not depend on the thread count.
+//! Batches are spread over a rayon pool of the requested size however its work stealing
+//! likes; their statistics are collected in batch-index order and merged in that order,
+//! so results do not depend on the thread count.
 
 use pathgrid_pricing::{
-    Coefficients, Error, ExercisePolicy, InstrumentResult, Job, LegResult, Phase, Problem, RegressionStats,
-    TrainingBatch, combine, finish, price_batch,
+    Coefficients, ExercisePolicy, InstrumentResult, Job, LegResult, Phase, Problem, RegressionStats, TrainingBatch,
+    combine, finish, price_batch,
 };
+use rayon::prelude::*;
 
-/// Applies `f` to every item on up to `threads` threads, each taking a contiguous run;
-/// results keep the items' order.
-fn parallel_map<T: Send, R: Send>(items: &mut [T], threads: usize, f: impl Fn(&mut T) -> R + Sync) -> Vec<R> {
-    let chunk = items.len().div_ceil(threads.max(1)).max(1);
-    if chunk >= items.len() {
-        return items.iter_mut().map(&f).collect();
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            items.chunks_mut(chunk).map(|part| scope.spawn(|| part.iter_mut().map(&f).collect::<Vec<R>>())).collect();
-        // A worker only panics on a bug in the kernels; surface it rather than hide it.
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
-    })
+/// Why a local run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot start a pool of {threads} pricing threads: {source}")]
+    Threads {
+        threads: usize,
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+    #[error(transparent)]
+    Pricing(#[from] pathgrid_pricing::Error),
 }
 
-/// Prices every option of `job` (all legs, then their combination); `progress` is told
-/// each finished batch.
-pub fn run_job(job: &Job, threads: usize, progress: &(dyn Fn(u64) + Sync)) -> Result<Vec<InstrumentResult>, Error> {
-    let legs = Problem::all(job).iter().map(|p| run_leg(p, threads, progress)).collect::<Result<Vec<_>, _>>()?;
-    combine(job, &legs)
+/// Prices every option of `job` (all legs, then their combination) on `threads` threads
+/// (at least one); `progress` is told each finished batch.
+pub fn run_job(job: &Job, threads: usize, progress: &(dyn Fn(u64) + Sync)) -> Result<Vec<InstrumentResult>, RunError> {
+    let threads = threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("pathgrid-local-{i}"))
+        .build()
+        .map_err(|source| RunError::Threads { threads, source })?;
+    let legs =
+        pool.install(|| Problem::all(job).iter().map(|p| run_leg(p, progress)).collect::<Result<Vec<_>, _>>())?;
+    Ok(combine(job, &legs)?)
 }
 
-fn run_leg(problem: &Problem, threads: usize, progress: &(dyn Fn(u64) + Sync)) -> Result<LegResult, Error> {
-    let mut ids: Vec<u64> = (0..problem.batches(Phase::Training)).collect();
-    let mut batches = parallel_map(&mut ids, threads, |&mut b| {
-        let r = TrainingBatch::simulate(problem, b);
-        progress(1);
-        r
-    })
-    .into_iter()
-    .collect::<Result<Vec<_>, _>>()?;
+/// One leg on the current pool.
+fn run_leg(problem: &Problem, progress: &(dyn Fn(u64) + Sync)) -> Result<LegResult, pathgrid_pricing::Error> {
+    let mut batches = batch_ids(problem, Phase::Training)
+        .par_iter()
+        .map(|&b| {
+            let r = TrainingBatch::simulate(problem, b);
+            progress(1);
+            r
+        })
+        .collect::<Result<Vec<_>, _>>()?;
 
     let dates = problem.regression_dates();
     let mut coefficients: Vec<Coefficients> = vec![None; dates];
     for k in (0..dates).rev() {
         let previous = coefficients.get(k + 1).cloned().flatten();
-        let stats = parallel_map(&mut batches, threads, |tb| {
-            if k + 1 < dates {
-                tb.apply_exercise(problem, k + 1, previous.as_deref())?;
-            }
-            let s = tb.regression_stats(problem, k);
-            progress(1);
-            s
-        });
+        let stats: Vec<_> = batches
+            .par_iter_mut()
+            .map(|tb| {
+                if k + 1 < dates {
+                    tb.apply_exercise(problem, k + 1, previous.as_deref())?;
+                }
+                let s = tb.regression_stats(problem, k);
+                progress(1);
+                s
+            })
+            .collect();
         let mut merged = RegressionStats::new(problem.basis_len());
         for s in stats {
             merged.merge(&s?)?;
@@ -63,12 +74,19 @@ fn run_leg(problem: &Problem, threads: usize, progress: &(dyn Fn(u64) + Sync)) -
     drop(batches);
 
     let policy = ExercisePolicy { coefficients };
-    let mut ids: Vec<u64> = (0..problem.batches(Phase::Pricing)).collect();
-    let sums = parallel_map(&mut ids, threads, |&mut b| {
-        let r = price_batch(problem, b, &policy);
-        progress(1);
-        r
-    });
-    let stats = sums.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let stats = batch_ids(problem, Phase::Pricing)
+        .par_iter()
+        .map(|&b| {
+            let r = price_batch(problem, b, &policy);
+            progress(1);
+            r
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     finish(problem, &policy, &stats)
+}
+
+/// The batch indices of a phase, as a slice rayon splits by index (so that collecting
+/// keeps batch order).
+fn batch_ids(problem: &Problem, phase: Phase) -> Vec<u64> {
+    (0..problem.batches(phase)).collect()
 }

@@ -2,7 +2,7 @@
 
 use crate::Failure;
 use anyhow::anyhow;
-use pathgrid_pricing::JobResult;
+use pathgrid_protocol::JobResult;
 use std::fmt::Write;
 use std::path::Path;
 

@@ -18,7 +18,7 @@ pub fn bar(quiet: bool, len: u64, message: &str) -> ProgressBar {
 pub fn update(bar: &ProgressBar, p: &Progress) {
     bar.set_length(p.batches_total);
     bar.set_position(p.batches_done);
-    let phase = format!("{:?}", p.phase).to_lowercase();
+    let phase = p.phase.name();
     match p.date {
         Some(date) => bar.set_message(format!("{} {phase} (date {date})", p.name)),
         None => bar.set_message(format!("{} {phase}", p.name)),
@@ -29,7 +29,7 @@ pub fn to_json(p: &Progress) -> serde_json::Value {
     serde_json::json!({
         "job_id": p.job_id,
         "name": p.name,
-        "phase": format!("{:?}", p.phase).to_lowercase(),
+        "phase": p.phase.name(),
         "batches_done": p.batches_done,
         "batches_total": p.batches_total,
         "elapsed_s": p.elapsed.as_secs_f64(),

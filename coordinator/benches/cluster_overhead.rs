@@ -10,7 +10,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use pathgrid_coordinator::protocol::{NodeTask, NodeTaskKind};
-use pathgrid_coordinator::session::task_to_proto;
 use pathgrid_coordinator::virtual_node::{self, Behaviour, VirtualNodeOptions};
 use pathgrid_coordinator::{Cluster, CoordinatorConfig};
 use pathgrid_pricing::{JobSpec, Problem, TrainingBatch, parse_spec};
@@ -73,7 +72,7 @@ fn bytes_per_round(spec: &JobSpec) -> (usize, usize, usize) {
         batch: 17,
         kind: NodeTaskKind::Train { date: r - 2, coefficients: vec![(r - 1, Some(beta))] },
     };
-    let down = v1::CoordinatorMessage { msg: Some(v1::coordinator_message::Msg::Task(task_to_proto(task))) };
+    let down = convert::task(&task);
     let up = v1::NodeMessage {
         msg: Some(v1::node_message::Msg::Result(v1::TaskResult {
             task_id: 123_456,

@@ -4,8 +4,8 @@
 //! A stored checkpoint is one header line and the payload, the JSON of [`Checkpoint`]:
 //!
 //! ```text
-//! pathgrid-checkpoint 3 sha256=<64 hex digits> bytes=<payload length>
-//! {"version":3,"job_id":"…",…}
+//! pathgrid-checkpoint 4 sha256=<64 hex digits> bytes=<payload length>
+//! {"version":4,"job_id":"…",…}
 //! ```
 //!
 //! The digest covers the exact payload bytes. [`decode`] refuses anything that does not
@@ -15,14 +15,16 @@
 //! are private). Where checkpoints live and who may resume them: [`crate::checkpoint_store`].
 
 use crate::error::Error;
-use pathgrid_pricing::{Coefficients, JobResult, JobSpec, JobStatus, LegResult, PricingStats};
+use pathgrid_pricing::{Coefficients, JobSpec, LegResult, PricingStats};
+use pathgrid_protocol::{JobPhase, JobResult};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt::Write;
 
 /// Format version of [`Checkpoint`] and of its envelope. Version 2 was plain JSON without a
-/// digest; such files are reported and not resumed.
-pub const CHECKPOINT_VERSION: u32 = 3;
+/// digest; such files are reported and not resumed. Version 3 said `running` where version 4
+/// keeps the phase (`training`, `pricing`); it is refused like any other version.
+pub const CHECKPOINT_VERSION: u32 = 4;
 
 const MAGIC: &str = "pathgrid-checkpoint";
 /// The header line is short; anything longer is not a checkpoint.
@@ -35,7 +37,7 @@ pub struct Checkpoint {
     pub version: u32,
     pub job_id: String,
     pub spec: JobSpec,
-    pub status: JobStatus,
+    pub status: JobPhase,
     /// Run time accumulated over previous coordinator instances.
     pub elapsed_s: f64,
     pub instruments: Vec<InstrumentCheckpoint>,
@@ -167,7 +169,7 @@ mod tests {
             version: CHECKPOINT_VERSION,
             job_id: "cp-1".into(),
             spec,
-            status: JobStatus::Running,
+            status: JobPhase::Training,
             elapsed_s: 1.5,
             instruments: vec![InstrumentCheckpoint {
                 solved_from: 0,
@@ -184,7 +186,7 @@ mod tests {
     fn round_trips_bit_for_bit() {
         let cp = sample();
         let bytes = encode(&cp).unwrap();
-        assert!(bytes.starts_with(b"pathgrid-checkpoint 3 sha256="));
+        assert!(bytes.starts_with(b"pathgrid-checkpoint 4 sha256="));
         assert_eq!(decode(&bytes).unwrap(), cp);
     }
 
@@ -230,13 +232,34 @@ mod tests {
         assert!(decode(&encode(&Checkpoint { elapsed_s: 0.0, ..sample() }).unwrap()).is_ok());
     }
 
+    /// The fuzz seeds named for a format decode as that format says: the current version's
+    /// whole checkpoints are accepted, an older version's refused for its version alone.
+    #[test]
+    fn the_fuzz_seeds_of_whole_checkpoints_decode_as_their_names_say() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/checkpoint_decode");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let bytes = std::fs::read(&path).unwrap();
+            if name.starts_with(&format!("v{CHECKPOINT_VERSION}-")) {
+                let cp = decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(cp.version, CHECKPOINT_VERSION, "{name}");
+                seen += 1;
+            } else if name.starts_with(&format!("v{}-", CHECKPOINT_VERSION - 1)) {
+                assert!(matches!(decode(&bytes), Err(Error::CheckpointVersion { .. })), "{name}");
+            }
+        }
+        assert!(seen >= 4, "only {seen} current-format seeds in {}", dir.display());
+    }
+
     #[test]
     fn old_and_foreign_formats_are_refused() {
         let plain = serde_json::to_vec(&sample()).unwrap();
         assert!(matches!(decode(&plain), Err(Error::CheckpointFormat { .. })));
         let bytes = encode(&sample()).unwrap();
-        let text = String::from_utf8(bytes).unwrap().replacen("checkpoint 3 ", "checkpoint 4 ", 1);
-        assert!(matches!(decode(text.as_bytes()), Err(Error::CheckpointVersion { found: 4, supported: 3 })));
+        let text = String::from_utf8(bytes).unwrap().replacen("checkpoint 4 ", "checkpoint 3 ", 1);
+        assert!(matches!(decode(text.as_bytes()), Err(Error::CheckpointVersion { found: 3, supported: 4 })));
         assert!(decode(b"").is_err());
         assert!(decode(b"hello\nworld").is_err());
         let mut unsafe_id = sample();

@@ -118,7 +118,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::checkpoint::CHECKPOINT_VERSION;
-    use pathgrid_pricing::{JobStatus, parse_spec};
+    use pathgrid_pricing::parse_spec;
+    use pathgrid_protocol::JobPhase;
 
     fn checkpoint(id: &str, elapsed_s: f64) -> Checkpoint {
         let spec = parse_spec(
@@ -132,7 +133,7 @@ mod tests {
             version: CHECKPOINT_VERSION,
             job_id: id.into(),
             spec,
-            status: JobStatus::Running,
+            status: JobPhase::Pricing,
             elapsed_s,
             instruments: Vec::new(),
             result: None,

@@ -6,15 +6,13 @@
 //! under that id, so the client sees it to its end.
 
 use crate::error::Error;
-use crate::job::Progress;
-use crate::scheduler::NodeInfo;
-use crate::service::{node_from_proto, progress_from_proto};
 use backon::{ExponentialBuilder, Retryable};
-use pathgrid_pricing::{JobResult, JobSpec};
+use pathgrid_pricing::JobSpec;
 use pathgrid_proto::auth::AddToken;
 use pathgrid_proto::convert;
 use pathgrid_proto::tls::{self, ClientTls};
 use pathgrid_proto::v1::{self, jobs_client::JobsClient};
+use pathgrid_protocol::{JobPhase, JobResult, NodeInfo, Progress};
 use std::time::Duration;
 use tokio_stream::{Stream, StreamExt};
 use tonic::service::interceptor::InterceptedService;
@@ -105,14 +103,14 @@ impl Client {
     pub async fn watch(&mut self, job_id: &str) -> Result<impl Stream<Item = Result<Progress, Error>> + use<>, Error> {
         let stream = self.inner.watch(v1::JobId { id: job_id.to_string() }).await?.into_inner();
         Ok(stream.map(|e| match e {
-            Ok(e) => progress_from_proto(&e).map_err(Error::from),
+            Ok(e) => convert::progress_from_proto(&e).map_err(Error::from),
             Err(s) => Err(Error::Status(s)),
         }))
     }
 
     pub async fn get(&mut self, job_id: &str) -> Result<Progress, Error> {
         let e = self.inner.get(v1::JobId { id: job_id.to_string() }).await?.into_inner();
-        Ok(progress_from_proto(&e)?)
+        Ok(convert::progress_from_proto(&e)?)
     }
 
     /// Cancels a job; false when it had already finished.
@@ -122,12 +120,12 @@ impl Client {
 
     pub async fn list_nodes(&mut self) -> Result<Vec<NodeInfo>, Error> {
         let list = self.inner.list_nodes(v1::ListNodesRequest {}).await?.into_inner();
-        Ok(list.nodes.iter().map(node_from_proto).collect())
+        Ok(list.nodes.iter().map(convert::node_from_proto).collect())
     }
 
     pub async fn list_jobs(&mut self) -> Result<Vec<Progress>, Error> {
         let list = self.inner.list_jobs(v1::ListJobsRequest {}).await?.into_inner();
-        Ok(list.jobs.iter().map(progress_from_proto).collect::<Result<_, _>>()?)
+        Ok(list.jobs.iter().map(convert::progress_from_proto).collect::<Result<_, _>>()?)
     }
 
     /// Watches a job to the end, calling `progress` on every event; returns the result
@@ -197,13 +195,13 @@ impl Client {
 /// The result of a terminal progress event: `Ok` only for a succeeded job.
 pub fn terminal_result(p: Progress) -> Result<JobResult, Error> {
     match p.result {
-        Some(r) if r.status == pathgrid_pricing::JobStatus::Succeeded => Ok(r),
+        Some(r) if r.status == JobPhase::Succeeded => Ok(r),
         Some(r) => {
             Err(Error::JobFailed { job_id: r.job_id.clone(), status: r.status, message: r.error.unwrap_or_default() })
         }
         None => Err(Error::JobFailed {
             job_id: p.job_id,
-            status: p.phase.status(),
+            status: p.phase,
             message: p.error.unwrap_or_else(|| "no result".into()),
         }),
     }

@@ -7,11 +7,12 @@ use crate::checkpoint::Checkpoint;
 use crate::checkpoint_store::CheckpointStore;
 use crate::config::CoordinatorConfig;
 use crate::error::Error;
-use crate::job::{self, JobMsg, JobParams, JobPhase, Progress};
+use crate::job::{self, JobMsg, JobParams};
 use crate::lease::{Acquire, Lease};
 use crate::protocol::{JobContext, JobId};
-use crate::scheduler::{self, NodeInfo, SchedulerHandle};
-use pathgrid_pricing::{JobSpec, JobStatus};
+use crate::scheduler::{self, SchedulerHandle};
+use pathgrid_pricing::JobSpec;
+use pathgrid_protocol::{NodeInfo, Progress};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -265,17 +266,12 @@ impl Registry {
             return;
         }
         match cp.status {
-            JobStatus::Queued | JobStatus::Running => {
+            status if !status.is_terminal() => {
                 tracing::info!(job = %cp.job_id, "resuming job from checkpoint");
                 let ctx = Arc::new(JobContext::new(JobId::from(cp.job_id.as_str()), cp.spec.clone(), job));
                 self.spawn_job(ctx, Some(cp), lease);
             }
-            status => {
-                let phase = match status {
-                    JobStatus::Succeeded => JobPhase::Done,
-                    JobStatus::Cancelled => JobPhase::Cancelled,
-                    _ => JobPhase::Failed,
-                };
+            phase => {
                 let ctx = JobContext::new(JobId::from(cp.job_id.as_str()), cp.spec.clone(), job);
                 let id = cp.job_id.clone();
                 let (_tx, events) = watch::channel(job::ended_progress(&ctx, cp, phase));
@@ -291,7 +287,7 @@ impl Registry {
 async fn take_restored(store: &CheckpointStore) -> Result<Vec<(Checkpoint, Option<Lease>)>, Error> {
     let mut out = Vec::new();
     for cp in store.load_all().await? {
-        if !matches!(cp.status, JobStatus::Queued | JobStatus::Running) {
+        if cp.status.is_terminal() {
             out.push((cp, None));
             continue;
         }

@@ -1,6 +1,7 @@
 //! The coordinator's error type.
 
-use pathgrid_pricing::{JobStatus, SpecErrors};
+use pathgrid_pricing::SpecErrors;
+use pathgrid_protocol::JobPhase;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -50,7 +51,7 @@ pub enum Error {
     #[error("the coordinator is shutting down")]
     ShuttingDown,
     #[error("job {job_id} {status}: {message}")]
-    JobFailed { job_id: String, status: JobStatus, message: String },
+    JobFailed { job_id: String, status: JobPhase, message: String },
     /// A job that could not reach a node: its definition, as the nodes receive it, is over
     /// the gRPC message limit. Refused at submit so it never blocks the queue.
     #[error(

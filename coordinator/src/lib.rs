@@ -5,7 +5,7 @@
 //! - [`scheduler`]: node registry, task queues, slot-based assignment, batch ownership,
 //!   the single "node lost" path (stream closed or heartbeat timeout);
 //! - [`job`]: one per job, doing the I/O around each leg's pure
-//!   `Training(date) → Pricing → Done` state machine; the job ends `Done|Failed|Cancelled`;
+//!   `Training(date) → Pricing → Done` state machine; the job ends `Succeeded|Failed|Cancelled`;
 //! - [`session`]: one per attached node, bridging its gRPC stream;
 //! - [`cluster`]: the job registry and the handle the services (and tests) use;
 //! - [`checkpoint`], [`checkpoint_store`], [`lease`]: verified checkpoints in a local or S3
@@ -46,6 +46,6 @@ pub use config::CoordinatorConfig;
 pub use lease::Owner;
 
 pub use error::Error;
-pub use job::{JobPhase, Progress};
-pub use scheduler::{NodeInfo, NodeLoad, SchedulerHandle, SchedulerStats};
+pub use pathgrid_protocol::{JobPhase, NodeInfo, NodeLoad, Progress};
+pub use scheduler::{SchedulerHandle, SchedulerStats};
 pub use service::{run, serve};

@@ -1,14 +1,15 @@
-//! Domain messages between the coordinator's actors and its nodes, independent of gRPC.
+//! What the coordinator's actors hand each other about jobs and nodes, independent of gRPC.
+//! The node-facing messages themselves ([`NodeTask`], [`FromNode`], …) are `pathgrid-protocol`'s.
 //!
 //! The [`NodeLink`] trait is the test seam: the scheduler talks to a node only through
 //! it, so a unit test can attach thousands of in-process virtual nodes without sockets,
 //! while [`crate::session`] bridges a real gRPC stream.
 
-use pathgrid_pricing::{Coefficients, ExercisePolicy, Job, JobSpec, PricingStats, Problem, RegressionStats};
+use pathgrid_pricing::{Coefficients, ExercisePolicy, Job, JobSpec, Problem};
+/// The messages a node exchanges, defined with the other orchestration types.
+pub use pathgrid_protocol::{FromNode, JobId, NodeTask, NodeTaskKind, TaskErrorKind, TaskOutput};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-pub type JobId = Arc<str>;
 
 /// Identifies one attachment of a node (a reconnecting node gets a new one).
 pub type SessionId = u64;
@@ -76,43 +77,6 @@ pub enum ToNode {
     Task(NodeTask),
     /// The job is over: drop its state, report queued tasks of it as cancelled.
     Forget(JobId),
-}
-
-#[derive(Debug, Clone)]
-pub struct NodeTask {
-    pub task_id: u64,
-    pub job_id: JobId,
-    pub instrument: u32,
-    pub batch: u64,
-    pub kind: NodeTaskKind,
-}
-
-#[derive(Debug, Clone)]
-pub enum NodeTaskKind {
-    /// Apply the coefficients of dates after `date` not applied yet, then return the
-    /// regression statistics at `date`. `coefficients` holds (date, β) pairs: only
-    /// β_{date+1} for the batch's owner, all solved dates for a batch moved here.
-    Train { date: usize, coefficients: Vec<(usize, Coefficients)> },
-    /// Price the batch; the policy is attached the first time the node needs it.
-    Price { policy: Option<Arc<ExercisePolicy>> },
-}
-
-/// What a node computed for a task.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TaskOutput {
-    Regression(RegressionStats),
-    Pricing(PricingStats),
-}
-
-/// Why a node reports a task as not done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskErrorKind {
-    /// The node lacks state (job definition, coefficients, policy): resend in full.
-    NeedState,
-    /// The task cannot succeed: the job fails.
-    Fatal,
-    /// The node dropped the task because its job was forgotten.
-    Cancelled,
 }
 
 /// The link closed or cannot take more: the scheduler treats the node as lost.

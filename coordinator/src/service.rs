@@ -3,8 +3,6 @@
 use crate::cluster::Cluster;
 use crate::config::CoordinatorConfig;
 use crate::error::Error;
-use crate::job::{JobPhase, Progress};
-use crate::scheduler::{NodeInfo, NodeLoad};
 use crate::session::{Outbound, SessionFactory};
 use crate::standard;
 use pathgrid_proto::auth::CheckToken;
@@ -12,98 +10,11 @@ use pathgrid_proto::convert;
 use pathgrid_proto::v1::{self, jobs_server::JobsServer, workers_server::WorkersServer};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status, Streaming};
-
-// ------------------------------------------------------------------ wire forms of domain events
-
-pub fn phase_to_proto(p: JobPhase) -> v1::JobPhase {
-    match p {
-        JobPhase::Queued => v1::JobPhase::Queued,
-        JobPhase::Training => v1::JobPhase::Training,
-        JobPhase::Pricing => v1::JobPhase::Pricing,
-        JobPhase::Done => v1::JobPhase::Done,
-        JobPhase::Failed => v1::JobPhase::Failed,
-        JobPhase::Cancelled => v1::JobPhase::Cancelled,
-    }
-}
-
-pub fn progress_to_proto(p: &Progress) -> v1::JobEvent {
-    v1::JobEvent {
-        job_id: p.job_id.clone(),
-        name: p.name.clone(),
-        phase: phase_to_proto(p.phase) as i32,
-        date: p.date.unwrap_or(0) as u32,
-        batches_done: p.batches_done,
-        batches_total: p.batches_total,
-        elapsed_s: p.elapsed.as_secs_f64(),
-        eta_s: p.eta.map(|d| d.as_secs_f64()),
-        result: p.result.as_ref().map(convert::job_result_to_proto),
-        training_tasks: p.training_tasks,
-        pricing_tasks: p.pricing_tasks,
-        error: p.error.clone(),
-    }
-}
-
-fn secs(x: f64) -> Duration {
-    Duration::try_from_secs_f64(x).unwrap_or_default()
-}
-
-pub fn progress_from_proto(e: &v1::JobEvent) -> Result<Progress, pathgrid_proto::Error> {
-    let phase = match v1::JobPhase::try_from(e.phase) {
-        Ok(v1::JobPhase::Queued) => JobPhase::Queued,
-        Ok(v1::JobPhase::Training) => JobPhase::Training,
-        Ok(v1::JobPhase::Pricing) => JobPhase::Pricing,
-        Ok(v1::JobPhase::Done) => JobPhase::Done,
-        Ok(v1::JobPhase::Failed) => JobPhase::Failed,
-        Ok(v1::JobPhase::Cancelled) => JobPhase::Cancelled,
-        _ => return Err(pathgrid_proto::Error::field("event.phase", format!("unknown phase {}", e.phase))),
-    };
-    Ok(Progress {
-        job_id: e.job_id.clone(),
-        name: e.name.clone(),
-        phase,
-        date: (phase == JobPhase::Training).then_some(e.date as usize),
-        batches_done: e.batches_done,
-        batches_total: e.batches_total,
-        elapsed: secs(e.elapsed_s),
-        eta: e.eta_s.map(secs),
-        result: e.result.as_ref().map(convert::job_result_from_proto).transpose()?,
-        training_tasks: e.training_tasks,
-        pricing_tasks: e.pricing_tasks,
-        error: e.error.clone(),
-    })
-}
-
-pub fn node_to_proto(n: &NodeInfo) -> v1::NodeInfo {
-    v1::NodeInfo {
-        node_id: n.name.clone(),
-        slots: n.slots,
-        running: n.running,
-        version: n.version.clone(),
-        last_heartbeat_s: n.since_heartbeat.as_secs_f64(),
-        tasks_done: n.tasks_done,
-        cached_bytes: n.load.cached_bytes,
-        jobs: n.load.jobs,
-    }
-}
-
-pub fn node_from_proto(n: &v1::NodeInfo) -> NodeInfo {
-    NodeInfo {
-        session: 0,
-        name: n.node_id.clone(),
-        slots: n.slots,
-        running: n.running,
-        version: n.version.clone(),
-        since_heartbeat: secs(n.last_heartbeat_s),
-        tasks_done: n.tasks_done,
-        load: NodeLoad { cached_bytes: n.cached_bytes, jobs: n.jobs },
-    }
-}
 
 // ------------------------------------------------------------------ services
 
@@ -129,7 +40,7 @@ impl v1::jobs_server::Jobs for JobsService {
         tokio::spawn(async move {
             loop {
                 let p = rx.borrow_and_update().clone();
-                if tx.send(Ok(progress_to_proto(&p))).await.is_err() || p.is_terminal() {
+                if tx.send(Ok(convert::progress_to_proto(&p))).await.is_err() || p.is_terminal() {
                     return;
                 }
                 if rx.changed().await.is_err() {
@@ -143,7 +54,7 @@ impl v1::jobs_server::Jobs for JobsService {
 
     async fn get(&self, request: Request<v1::JobId>) -> Result<Response<v1::JobEvent>, Status> {
         let p = self.cluster.get(&request.into_inner().id).await?;
-        Ok(Response::new(progress_to_proto(&p)))
+        Ok(Response::new(convert::progress_to_proto(&p)))
     }
 
     async fn cancel(&self, request: Request<v1::JobId>) -> Result<Response<v1::CancelReply>, Status> {
@@ -152,12 +63,12 @@ impl v1::jobs_server::Jobs for JobsService {
     }
 
     async fn list_nodes(&self, _: Request<v1::ListNodesRequest>) -> Result<Response<v1::NodeList>, Status> {
-        let nodes = self.cluster.list_nodes().await.iter().map(node_to_proto).collect();
+        let nodes = self.cluster.list_nodes().await.iter().map(convert::node_to_proto).collect();
         Ok(Response::new(v1::NodeList { nodes }))
     }
 
     async fn list_jobs(&self, _: Request<v1::ListJobsRequest>) -> Result<Response<v1::JobList>, Status> {
-        let jobs = self.cluster.list_jobs().await?.iter().map(progress_to_proto).collect();
+        let jobs = self.cluster.list_jobs().await?.iter().map(convert::progress_to_proto).collect();
         Ok(Response::new(v1::JobList { jobs }))
     }
 }

@@ -4,9 +4,9 @@
 use crate::checkpoint_store::CheckpointStore;
 use crate::cluster::Cluster;
 use crate::config::CoordinatorConfig;
-use crate::job::{JobPhase, Progress};
 use crate::virtual_node::{self, Behaviour, VirtualNodeOptions, VirtualNodeReport};
 use pathgrid_pricing::{InstrumentResult, JobSpec, Phase, Problem, parse_spec, price_job_sequential};
+use pathgrid_protocol::{JobPhase, Progress};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -85,7 +85,7 @@ async fn thousand_virtual_nodes_with_churn_accept_each_batch_once() {
     assert_eq!(p.phase, JobPhase::Training);
     handles.extend(nodes(&cluster, "late", 50, |_| VirtualNodeOptions::default()).await);
     let p = tokio::time::timeout(Duration::from_secs(3600), cluster.wait(&id, |_| {})).await.unwrap().unwrap();
-    assert_eq!(p.phase, JobPhase::Done, "{:?}", p.error);
+    assert_eq!(p.phase, JobPhase::Succeeded, "{:?}", p.error);
     let result = p.result.unwrap();
     assert_eq!(result.results, reference(&spec));
     // Every batch of every round accepted exactly once.
@@ -126,7 +126,7 @@ async fn a_node_that_overstates_its_sample_counts_is_dropped() {
     let spec = spec("overcount", 4_000, 500, 5, 4);
     let id = cluster.submit(spec.clone()).await.unwrap();
     let p = tokio::time::timeout(Duration::from_secs(3600), cluster.wait(&id, |_| {})).await.unwrap().unwrap();
-    assert_eq!(p.phase, JobPhase::Done, "{:?}", p.error);
+    assert_eq!(p.phase, JobPhase::Succeeded, "{:?}", p.error);
     assert_eq!(p.result.unwrap().results, reference(&spec));
     let stats = cluster.scheduler().stats().await;
     assert_eq!(stats.nodes_lost, 1, "{stats:?}");
@@ -190,7 +190,7 @@ async fn several_jobs_share_the_nodes_and_multi_instrument_jobs_match() {
     }
     for (s, id) in specs.iter().zip(&ids) {
         let p = tokio::time::timeout(Duration::from_secs(600), cluster.wait(id, |_| {})).await.unwrap().unwrap();
-        assert_eq!(p.phase, JobPhase::Done, "{:?}", p.error);
+        assert_eq!(p.phase, JobPhase::Succeeded, "{:?}", p.error);
         assert_eq!(p.result.unwrap().results, reference(s), "{}", s.name);
     }
     assert_eq!(cluster.list_jobs().await.unwrap().len(), 3);
@@ -227,7 +227,7 @@ async fn checkpoint_resume_skips_training() {
     let cluster = Cluster::start(&cfg, shutdown.clone()).await.unwrap();
     let node = virtual_node::spawn(&cluster, "second".into(), VirtualNodeOptions::default()).await;
     let p = tokio::time::timeout(Duration::from_secs(60), cluster.wait(&id, |_| {})).await.unwrap().unwrap();
-    assert_eq!(p.phase, JobPhase::Done, "{:?}", p.error);
+    assert_eq!(p.phase, JobPhase::Succeeded, "{:?}", p.error);
     assert_eq!(p.training_tasks, 0, "training was redone");
     assert_eq!(p.result.unwrap().results, reference(&spec));
     shutdown.cancel();
@@ -238,7 +238,7 @@ async fn checkpoint_resume_skips_training() {
     let shutdown = CancellationToken::new();
     let cluster = Cluster::start(&cfg, shutdown.clone()).await.unwrap();
     let p = cluster.get(&id).await.unwrap();
-    assert_eq!(p.phase, JobPhase::Done);
+    assert_eq!(p.phase, JobPhase::Succeeded);
     assert_eq!(p.result.unwrap().results, reference(&spec));
     shutdown.cancel();
     cluster.stopped().await;
@@ -282,7 +282,7 @@ async fn two_coordinators_on_one_store_run_a_job_once() {
 
     let node = virtual_node::spawn(&owner, "second".into(), VirtualNodeOptions::default()).await;
     let p = tokio::time::timeout(Duration::from_secs(60), owner.wait(&id, |_| {})).await.unwrap().unwrap();
-    assert_eq!(p.phase, JobPhase::Done, "{:?}", p.error);
+    assert_eq!(p.phase, JobPhase::Succeeded, "{:?}", p.error);
     assert_eq!(p.training_tasks, 0, "training was redone");
     assert_eq!(p.result.unwrap().results, reference(&spec));
     assert!(other.list_jobs().await.unwrap().is_empty());
@@ -347,7 +347,7 @@ async fn stub_nodes_measure_round_trip_shape() {
     let spec = spec("stub", 10_000, 100, 5, 1);
     let id = cluster.submit(spec.clone()).await.unwrap();
     let p = tokio::time::timeout(Duration::from_secs(60), cluster.wait(&id, |_| {})).await.unwrap().unwrap();
-    assert_eq!(p.phase, JobPhase::Done, "{:?}", p.error);
+    assert_eq!(p.phase, JobPhase::Succeeded, "{:?}", p.error);
     assert_eq!(p.training_tasks, total_tasks(&spec).0);
     shutdown.cancel();
     cluster.stopped().await;

@@ -1,5 +1,5 @@
 //! A `pathgrid.v1.TaskResult` from a node: prost decode, the session's conversion
-//! (`session::task_output`), then the merge and solve (or finish) the coordinator runs on it.
+//! (`convert::task_output`), then the merge and solve (or finish) the coordinator runs on it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -4,12 +4,13 @@
 //! Every check is "never panics" plus, where cheap, a round trip. A failed `assert!` here is
 //! a finding, like any panic in the code under test.
 
-use pathgrid_coordinator::protocol::{JobContext, TaskOutput};
+use pathgrid_coordinator::protocol::JobContext;
 use pathgrid_coordinator::session;
 use pathgrid_pricing::basis::MAX_BASIS_LEN;
 use pathgrid_pricing::validate::MAX_BATCH_SIZE;
 use pathgrid_pricing::{ExercisePolicy, JobSpec, Phase, PricingStats, Problem, RegressionStats, finish, parse_spec};
 use pathgrid_proto::{DEFAULT_MAX_MESSAGE_BYTES, convert, v1};
+use pathgrid_protocol::TaskOutput;
 use prost::Message;
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
@@ -126,9 +127,9 @@ fn check_pricing(p: &PricingStats) {
     let _ = finish(problem, &policy, &[*p, *p]);
 }
 
-/// A task result as the coordinator reads it (`session::task_output`), then used.
+/// A task result as the coordinator reads it (`convert::task_output`), then used.
 pub fn check_task_result(r: &v1::TaskResult) {
-    if let Ok(output) = session::task_output(r) {
+    if let Ok(output) = convert::task_output(r) {
         check_output(&output);
     }
 }

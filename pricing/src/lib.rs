@@ -51,7 +51,7 @@ pub use plan::{LegKind, Output};
 pub use pricing_pass::{ExercisePolicy, PricingStats, price_batch};
 pub use problem::Problem;
 pub use regression::RegressionStats;
-pub use result::{Accuracy, Estimate, InstrumentResult, JobResult, JobStats, JobStatus, LegResult, finish};
+pub use result::{Accuracy, Estimate, InstrumentResult, LegResult, finish};
 pub use rng::Phase;
 pub use spec::JobSpec;
 pub use training::{Coefficients, TrainingBatch};

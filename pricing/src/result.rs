@@ -1,4 +1,5 @@
-//! Results: the JSON users read, and the reduction from merged sums to a price.
+//! Results per instrument: the JSON users read, and the reduction from merged sums to a price.
+//! (The job-level document around them, `JobResult`, is orchestration: `pathgrid-protocol`.)
 
 use crate::error::Error;
 use crate::job::Style;
@@ -67,57 +68,6 @@ pub struct Accuracy {
     /// (without a dual bound) main minus half-training leg. `ci95` allows for it above.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_bias: Option<f64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobStatus {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
-impl JobStatus {
-    /// The name people and the JSON result read: `succeeded`, `failed`, ….
-    pub fn name(self) -> &'static str {
-        match self {
-            JobStatus::Queued => "queued",
-            JobStatus::Running => "running",
-            JobStatus::Succeeded => "succeeded",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl std::fmt::Display for JobStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobStats {
-    pub paths: u64,
-    pub training_paths: u64,
-    pub path_steps: u64,
-    pub elapsed_s: f64,
-    pub nodes: u32,
-    pub batches: u64,
-    pub seed: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobResult {
-    pub job_id: String,
-    pub name: String,
-    pub status: JobStatus,
-    pub results: Vec<InstrumentResult>,
-    pub stats: JobStats,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
 }
 
 /// The result of one leg ([`crate::plan`]) with what [`crate::combine`] needs beyond it.

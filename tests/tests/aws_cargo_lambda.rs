@@ -11,7 +11,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aws_sdk_s3::primitives::ByteStream;
-use pathgrid_pricing::{JobResult, price_job_sequential};
+use pathgrid_pricing::price_job_sequential;
+use pathgrid_protocol::JobResult;
 use pathgrid_store::{S3Store, Store};
 use pathgrid_tests::moto::Moto;
 use serde_json::{Value, json};

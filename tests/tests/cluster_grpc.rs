@@ -63,7 +63,7 @@ async fn three_nodes_bit_identical_put_and_max_call() {
         assert_eq!(result.results, reference(&spec), "{}", spec.name);
         assert_eq!(result.job_id, id);
         let got = client.get(&id).await.unwrap();
-        assert_eq!(got.phase, JobPhase::Done);
+        assert_eq!(got.phase, JobPhase::Succeeded);
     }
     let listed = client.list_nodes().await.unwrap();
     assert_eq!(listed.len(), 3);

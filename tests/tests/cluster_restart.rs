@@ -154,7 +154,7 @@ async fn submit_watch_follows_a_killed_and_restarted_coordinator() {
         let (code, stdout, stderr) = tokio::task::spawn_blocking(move || proc.finish(LIMIT)).await.unwrap();
         assert_eq!(code, Some(0), "{name} failed:\n{stderr}");
         assert!(stderr.contains("reconnecting"), "{name} did not say it was reconnecting:\n{stderr}");
-        let result: pathgrid_pricing::JobResult =
+        let result: pathgrid_protocol::JobResult =
             serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{name} printed no result ({e}):\n{stdout}"));
         assert_eq!(result.job_id, id, "{name}");
         assert_eq!(result.results, expected, "{name}: the result differs from the uninterrupted run");
@@ -162,6 +162,6 @@ async fn submit_watch_follows_a_killed_and_restarted_coordinator() {
     // The restarted coordinator did the rest of the job.
     let mut client = Client::connect(&url, None).await.unwrap();
     let last = client.get(&id).await.unwrap();
-    assert_eq!(last.phase, JobPhase::Done);
+    assert_eq!(last.phase, JobPhase::Succeeded);
     assert!(last.pricing_tasks > 0, "the restarted coordinator priced nothing: {last:?}");
 }

@@ -235,7 +235,7 @@ async fn jobs_restored_from_a_checkpoint_show_their_batch_counts() {
     assert!(out.status.success(), "{}", stderr(&out));
     let jobs: Value = serde_json::from_slice(&out.stdout).unwrap();
     let job = jobs.as_array().unwrap().iter().find(|j| j["job_id"] == id.as_str()).expect("restored job listed");
-    assert_eq!(job["phase"], "done");
+    assert_eq!(job["phase"], "succeeded");
     assert_eq!(job["batches_total"], before.batches_total);
     assert_eq!(job["batches_done"], before.batches_total);
     coord.stop().await;

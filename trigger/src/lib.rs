@@ -14,10 +14,8 @@ use aws_lambda_events::s3::S3Event;
 use aws_sdk_batch::types::{ContainerOverrides, KeyValuePair, NodeOverrides, NodePropertyOverride};
 use marker::{Found, Marker, MarkerState};
 use pathgrid_pricing::workshop_csv::{self, CsvSettings};
-use pathgrid_pricing::{
-    Input, InstrumentResult, Job, JobResult, JobSpec, JobStats, JobStatus, Phase, Problem, SpecErrors,
-    price_job_sequential,
-};
+use pathgrid_pricing::{Input, InstrumentResult, Job, JobSpec, Phase, Problem, SpecErrors, price_job_sequential};
+use pathgrid_protocol::{JobPhase, JobResult, JobStats};
 use pathgrid_store::{S3Options, S3Store, Store};
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -383,7 +381,7 @@ fn job_result(job: &Job, key: &str, priced: Priced) -> JobResult {
     JobResult {
         job_id: format!("lambda-{}", pathgrid_store::safe_name(key, 100)),
         name: job.name.clone(),
-        status: JobStatus::Succeeded,
+        status: JobPhase::Succeeded,
         results: priced.results,
         stats: JobStats {
             paths: s.paths,

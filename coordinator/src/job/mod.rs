@@ -1,13 +1,10 @@
 //! The job actor: one tokio task per job. It does the I/O for the job's legs — queueing
 //! their batches with the scheduler, checkpoints, the lease, progress — while each leg's
 //! decisions (`Training(date) → Pricing → Done`) are made by the pure state machine in
-//! [`leg`]. The job as a whole ends `Done | Failed | Cancelled`.
+//! [`leg`]. The job as a whole ends `Succeeded | Failed | Cancelled`.
 
 mod lease_keeping;
 mod leg;
-mod progress;
-
-pub use progress::{JobPhase, Progress};
 
 use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, RunRecord};
 use crate::checkpoint_store::CheckpointStore;
@@ -15,7 +12,8 @@ use crate::lease::Lease;
 use crate::protocol::{JobContext, Round, TaskOutput, TaskSpec, Work};
 use crate::scheduler::SchedulerHandle;
 use leg::{Action, Event, Leg};
-use pathgrid_pricing::{JobResult, JobStats, JobStatus, LegResult, Phase as PassPhase, combine};
+use pathgrid_pricing::{LegResult, Phase as PassPhase, combine};
+use pathgrid_protocol::{JobPhase, JobResult, JobStats, Progress};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -227,7 +225,7 @@ impl JobActor {
                 if ok {
                     self.phase = JobPhase::Cancelled;
                     self.error = Some("cancelled".into());
-                    self.result = Some(self.job_result(JobStatus::Cancelled, Vec::new()));
+                    self.result = Some(self.job_result(JobPhase::Cancelled, Vec::new()));
                 }
                 let _ = reply.send(ok);
             }
@@ -241,7 +239,7 @@ impl JobActor {
         tracing::warn!(job = %self.ctx.id, %message, "job failed");
         self.phase = JobPhase::Failed;
         self.error = Some(message);
-        self.result = Some(self.job_result(JobStatus::Failed, Vec::new()));
+        self.result = Some(self.job_result(JobPhase::Failed, Vec::new()));
     }
 
     /// Starts legs until `max_active` are in flight.
@@ -383,8 +381,8 @@ impl JobActor {
                 let instrument = r.id.clone();
                 return self.fail(crate::error::Error::NonFinite { instrument, what: "the results" }.to_string());
             }
-            self.phase = JobPhase::Done;
-            self.result = Some(self.job_result(JobStatus::Succeeded, results));
+            self.phase = JobPhase::Succeeded;
+            self.result = Some(self.job_result(JobPhase::Succeeded, results));
         } else if !self.legs.iter().any(|leg| leg.training_date().is_some()) {
             self.phase = JobPhase::Pricing;
         }
@@ -394,7 +392,7 @@ impl JobActor {
         self.previous_elapsed + self.started.elapsed().as_secs_f64()
     }
 
-    fn job_result(&self, status: JobStatus, results: Vec<pathgrid_pricing::InstrumentResult>) -> JobResult {
+    fn job_result(&self, status: JobPhase, results: Vec<pathgrid_pricing::InstrumentResult>) -> JobResult {
         let s = &self.ctx.job.settings;
         let batches =
             self.ctx.problems.iter().map(|p| p.batches(PassPhase::Training) + p.batches(PassPhase::Pricing)).sum();
@@ -449,12 +447,11 @@ impl JobActor {
     }
 
     fn checkpoint(&self) -> Checkpoint {
-        let status = self.phase.status();
         Checkpoint {
             version: CHECKPOINT_VERSION,
             job_id: self.ctx.id.to_string(),
             spec: self.ctx.spec.clone(),
-            status,
+            status: self.phase,
             elapsed_s: self.elapsed_s(),
             instruments: self.legs.iter().map(Leg::checkpoint).collect(),
             result: self.result.clone(),

@@ -23,28 +23,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-/// Public view of an attached node.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeInfo {
-    pub session: SessionId,
-    pub name: String,
-    pub slots: u32,
-    pub running: u32,
-    pub version: String,
-    pub since_heartbeat: Duration,
-    pub tasks_done: u64,
-    /// What the node said in its last heartbeat about the memory it holds.
-    pub load: NodeLoad,
-}
-
-/// A node's own account of what it holds, from its heartbeats.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct NodeLoad {
-    /// Bytes of training batches kept in memory.
-    pub cached_bytes: u64,
-    /// Jobs the node holds state for.
-    pub jobs: u32,
-}
+pub use pathgrid_protocol::{NodeInfo, NodeLoad};
 
 /// Counters, for tests and benches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
