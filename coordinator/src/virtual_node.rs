@@ -2,13 +2,18 @@
 //! seam, without sockets: for unit tests (thousands of nodes, churn, heartbeat timeouts)
 //! and for measuring the coordinator's own overhead.
 //!
-//! A virtual node keeps the same state as a real one (batches, coefficients received,
-//! policies) and follows the same protocol: it rebuilds batches it does not hold and asks
-//! for full state when it lacks coefficients.
+//! A virtual node runs the state machine real nodes run (`pathgrid_node::worker::Worker`:
+//! batches, coefficients received, policies, rebuilds, asking for full state when it lacks
+//! some), on the coordinator's domain messages instead of a gRPC stream, and computes on its
+//! own tokio task. Only its failure modes (dying, hanging, answering without computing) are
+//! its own.
 
 use crate::cluster::Cluster;
-use crate::protocol::{JobContext, JobId, NodeTaskKind, SessionId, TaskErrorKind, TaskOutput, ToNode, link_capacity};
-use pathgrid_pricing::{Coefficients, ExercisePolicy, PricingStats, RegressionStats, TrainingBatch, price_batch};
+use crate::protocol::{
+    JobContext, JobId, NodeTask, NodeTaskKind, SessionId, TaskErrorKind, TaskOutput, ToNode, link_capacity,
+};
+use pathgrid_node::worker::{TaskFailure, Worker};
+use pathgrid_pricing::{PricingStats, RegressionStats};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,9 +81,8 @@ pub async fn spawn(cluster: &Cluster, name: String, opts: VirtualNodeOptions) ->
         sched,
         opts,
         jobs: HashMap::new(),
-        batches: HashMap::new(),
-        known: HashMap::new(),
-        policies: HashMap::new(),
+        // No memory budget: a virtual node keeps every batch it is given.
+        worker: Worker::new(usize::MAX),
         report: VirtualNodeReport::default(),
     };
     tokio::spawn(node.run(rx))
@@ -88,16 +92,10 @@ struct VNode {
     session: SessionId,
     sched: crate::scheduler::SchedulerHandle,
     opts: VirtualNodeOptions,
+    /// The jobs defined here, for the shape of answers given without computing.
     jobs: HashMap<JobId, Arc<JobContext>>,
-    batches: HashMap<(JobId, u32, u64), TrainingBatch>,
-    known: HashMap<(JobId, u32), Vec<Option<Coefficients>>>,
-    policies: HashMap<(JobId, u32), Arc<ExercisePolicy>>,
+    worker: Worker,
     report: VirtualNodeReport,
-}
-
-enum Outcome {
-    Output(TaskOutput),
-    Error(TaskErrorKind, String),
 }
 
 impl VNode {
@@ -110,24 +108,26 @@ impl VNode {
                     let Some(msg) = msg else { return self.report };
                     let ToNode::Task(task) = msg else {
                         match msg {
-                            ToNode::Define(ctx) => { self.jobs.insert(ctx.id.clone(), ctx); }
+                            ToNode::Define(ctx) => {
+                                self.worker.define_validated(&ctx.id, &ctx.spec, &ctx.job);
+                                self.jobs.insert(ctx.id.clone(), ctx);
+                            }
                             ToNode::Forget(id) => {
+                                self.worker.forget(&id);
                                 self.jobs.remove(&id);
-                                self.batches.retain(|k, _| k.0 != id);
-                                self.known.retain(|k, _| k.0 != id);
-                                self.policies.retain(|k, _| k.0 != id);
                             }
                             ToNode::Task(_) => {}
                         }
                         continue;
                     };
                     self.report.tasks += 1;
-                    let outcome = self.execute(&task.job_id, task.instrument, task.batch, task.kind);
+                    let task_id = task.task_id;
+                    let outcome = self.execute(task);
                     if self.opts.hang_after.is_some_and(|n| self.report.tasks > n) {
                         // Silent until the coordinator drops the link, then a late answer.
                         while rx.recv().await.is_some() {}
-                        if let Outcome::Output(o) = outcome {
-                            self.sched.result(self.session, task.task_id, o).await;
+                        if let Ok(o) = outcome {
+                            self.sched.result(self.session, task_id, o).await;
                         }
                         self.report.died = true;
                         return self.report;
@@ -138,12 +138,12 @@ impl VNode {
                         return self.report;
                     }
                     match outcome {
-                        Outcome::Output(o) => self.sched.result(self.session, task.task_id, o).await,
-                        Outcome::Error(kind, m) => {
-                            if kind == TaskErrorKind::NeedState {
+                        Ok(o) => self.sched.result(self.session, task_id, o).await,
+                        Err(f) => {
+                            if f.kind == TaskErrorKind::NeedState {
                                 self.report.need_state += 1;
                             }
-                            self.sched.task_error(self.session, task.task_id, kind, m).await
+                            self.sched.task_error(self.session, task_id, f.kind, f.message).await
                         }
                     }
                 }
@@ -151,84 +151,33 @@ impl VNode {
         }
     }
 
-    fn execute(&mut self, job_id: &JobId, instrument: u32, batch: u64, kind: NodeTaskKind) -> Outcome {
-        let Some(ctx) = self.jobs.get(job_id).cloned() else {
-            return Outcome::Error(TaskErrorKind::NeedState, "unknown job".into());
-        };
-        let Some(problem) = ctx.problems.get(instrument as usize) else {
-            return Outcome::Error(TaskErrorKind::Fatal, "instrument out of range".into());
-        };
-        let r = problem.regression_dates();
-        match kind {
-            NodeTaskKind::Train { date, coefficients } => {
-                if self.opts.behaviour != Behaviour::Compute {
-                    let mut s = RegressionStats::new(problem.basis_len());
-                    s.count = if self.opts.behaviour == Behaviour::Stub { 1 } else { u64::MAX };
-                    return Outcome::Output(TaskOutput::Regression(s));
-                }
-                let known = self.known.entry((job_id.clone(), instrument)).or_insert_with(|| vec![None; r]);
-                for (k, c) in coefficients {
-                    if let Some(slot) = known.get_mut(k) {
-                        *slot = Some(c);
-                    }
-                }
-                let target = date + 1;
-                let key = (job_id.clone(), instrument, batch);
-                let cached = self.batches.remove(&key).filter(|b| b.applied_from() >= target);
-                let upto = cached.as_ref().map(|b| b.applied_from()).unwrap_or(r);
-                let mut replay = vec![None; r];
-                for k in target..upto {
-                    match &known[k] {
-                        Some(c) => replay[k] = c.clone(),
-                        None => return Outcome::Error(TaskErrorKind::NeedState, format!("date {k} unknown")),
-                    }
-                }
-                let tb = match cached {
-                    Some(tb) => Ok(tb),
-                    None => {
-                        if target < r {
-                            self.report.rebuilds += 1;
-                        }
-                        TrainingBatch::rebuild(problem, batch, &replay, target)
-                    }
-                };
-                let run = |mut tb: TrainingBatch| -> Result<(TrainingBatch, RegressionStats), pathgrid_pricing::Error> {
-                    for k in (target..tb.applied_from()).rev() {
-                        tb.apply_exercise(problem, k, replay[k].as_deref())?;
-                    }
-                    let s = tb.regression_stats(problem, date)?;
-                    Ok((tb, s))
-                };
-                match tb.and_then(run) {
-                    Ok((tb, s)) => {
-                        self.batches.insert(key, tb);
-                        Outcome::Output(TaskOutput::Regression(s))
-                    }
-                    Err(e) => Outcome::Error(TaskErrorKind::Fatal, e.to_string()),
-                }
-            }
-            NodeTaskKind::Price { policy } => {
-                if self.opts.behaviour != Behaviour::Compute {
-                    let samples = if self.opts.behaviour == Behaviour::Stub { 1 } else { u64::MAX };
-                    return Outcome::Output(TaskOutput::Pricing(PricingStats { samples, ..PricingStats::default() }));
-                }
-                let pk = (job_id.clone(), instrument);
-                let policy = match policy {
-                    Some(p) => {
-                        self.policies.insert(pk.clone(), p.clone());
-                        self.batches.retain(|k, _| !(k.0 == pk.0 && k.1 == pk.1));
-                        p
-                    }
-                    None => match self.policies.get(&pk) {
-                        Some(p) => p.clone(),
-                        None => return Outcome::Error(TaskErrorKind::NeedState, "no policy".into()),
-                    },
-                };
-                match price_batch(problem, batch, &policy) {
-                    Ok(s) => Outcome::Output(TaskOutput::Pricing(s)),
-                    Err(e) => Outcome::Error(TaskErrorKind::Fatal, e.to_string()),
-                }
-            }
+    /// Runs a task through the worker, as a real node would, but inline.
+    fn execute(&mut self, task: NodeTask) -> Result<TaskOutput, TaskFailure> {
+        if self.opts.behaviour != Behaviour::Compute {
+            return self.answer_without_computing(&task);
         }
+        let done = self.worker.prepare(task)?();
+        if let Some((key, batch)) = done.batch {
+            self.worker.keep(key, batch);
+        }
+        self.report.rebuilds = self.worker.rebuilds;
+        done.result
+    }
+
+    /// Statistics of the right shape that were never computed: zero sums over one sample
+    /// (`Stub`), or a claim of `u64::MAX` samples (`Overcount`).
+    fn answer_without_computing(&self, task: &NodeTask) -> Result<TaskOutput, TaskFailure> {
+        let ctx = self.jobs.get(&task.job_id).ok_or_else(|| TaskFailure::need_state("unknown job"))?;
+        let problem =
+            ctx.problems.get(task.instrument as usize).ok_or_else(|| TaskFailure::fatal("instrument out of range"))?;
+        let samples = if self.opts.behaviour == Behaviour::Stub { 1 } else { u64::MAX };
+        Ok(match task.kind {
+            NodeTaskKind::Train { .. } => {
+                let mut s = RegressionStats::new(problem.basis_len());
+                s.count = samples;
+                TaskOutput::Regression(s)
+            }
+            NodeTaskKind::Price { .. } => TaskOutput::Pricing(PricingStats { samples, ..PricingStats::default() }),
+        })
     }
 }

@@ -6,16 +6,16 @@
 pub mod worker;
 
 use pathgrid_proto::auth::AddToken;
-use pathgrid_proto::v1::{
-    self, coordinator_message::Msg as Down, node_message::Msg as Up, workers_client::WorkersClient,
-};
+use pathgrid_proto::convert;
+use pathgrid_proto::v1::{self, coordinator_message::Msg as Down, workers_client::WorkersClient};
+use pathgrid_protocol::{NodeLoad, NodeTask, TaskErrorKind};
 use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use worker::{Done, TaskFailure, Worker};
+use worker::{Done, Worker};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -167,14 +167,8 @@ async fn session(
     down_since: &mut Instant,
 ) -> Result<Ended, Error> {
     let (out, out_rx) = mpsc::channel::<v1::NodeMessage>(config.slots * 2 + 64);
-    let hello = v1::Hello {
-        node_id: config.node_id.clone(),
-        slots: config.slots.min(u32::MAX as usize) as u32,
-        version: pathgrid_proto::PROTOCOL_VERSION.to_string(),
-        token: config.token.clone().unwrap_or_default(),
-    };
-    let send = |m: Up| v1::NodeMessage { msg: Some(m) };
-    let _ = out.try_send(send(Up::Hello(hello)));
+    let hello = convert::hello(&config.node_id, config.slots, config.token.as_deref().unwrap_or_default());
+    let _ = out.try_send(hello);
     let mut inbound = match client.attach(ReceiverStream::new(out_rx)).await {
         Ok(r) => r.into_inner(),
         Err(s) if matches!(s.code(), tonic::Code::Unauthenticated | tonic::Code::InvalidArgument) => {
@@ -197,7 +191,7 @@ async fn session(
     *backoff = config.backoff_initial;
 
     let (done_tx, mut done_rx) = mpsc::channel::<Done>(config.slots + 1);
-    let mut pending: VecDeque<v1::Task> = VecDeque::new();
+    let mut pending: VecDeque<NodeTask> = VecDeque::new();
     let mut running = 0usize;
     let mut seq = 0u64;
     let mut tick = tokio::time::interval(heartbeat);
@@ -207,14 +201,12 @@ async fn session(
             _ = shutdown.cancelled() => break Ended::Shutdown,
             _ = tick.tick() => {
                 seq += 1;
-                let hb = v1::Heartbeat {
-                    seq,
-                    running: running as u32,
+                let load = NodeLoad {
                     cached_bytes: worker.cached_bytes() as u64,
-                    jobs: worker.jobs().min(u32::MAX as usize) as u32,
+                    jobs: u32::try_from(worker.jobs()).unwrap_or(u32::MAX),
                 };
                 // Heartbeats never wait: a full queue means the link is stuck anyway.
-                let _ = out.try_send(send(Up::Heartbeat(hb)));
+                let _ = out.try_send(convert::heartbeat(seq, running, load));
             }
             Some(done) = done_rx.recv() => {
                 running -= 1;
@@ -227,18 +219,27 @@ async fn session(
                 Ok(Some(v1::CoordinatorMessage { msg: Some(msg) })) => match msg {
                     Down::Welcome(_) => {}
                     Down::Job(def) => {
-                        if let Err(e) = worker.define(&def) {
-                            tracing::warn!(job = %def.job_id, error = %e, "bad job definition");
+                        let (job_id, spec) = convert::definition_from_proto(&def);
+                        let defined = match spec {
+                            Ok(spec) => worker.define(&job_id, spec),
+                            Err(e) => Err(worker.refuse(&job_id, e.to_string())),
+                        };
+                        if let Err(e) = defined {
+                            tracing::warn!(job = %job_id, error = %e, "bad job definition");
                         }
                     }
-                    Down::Task(task) => pending.push_back(task),
+                    Down::Task(task) => match convert::task_from_proto(&task) {
+                        Ok(task) => pending.push_back(task),
+                        Err(e) => {
+                            let _ = out.send(convert::task_error(task.task_id, TaskErrorKind::Fatal, &e.to_string())).await;
+                        }
+                    },
                     Down::Forget(f) => {
                         worker.forget(&f.job_id);
-                        let (gone, keep): (Vec<_>, Vec<_>) = pending.drain(..).partition(|t| t.job_id == f.job_id);
+                        let (gone, keep): (Vec<_>, Vec<_>) = pending.drain(..).partition(|t| *t.job_id == *f.job_id);
                         pending = keep.into();
                         for t in gone {
-                            let e = v1::TaskError { task_id: t.task_id, code: v1::TaskErrorCode::Cancelled as i32, message: "job forgotten".into() };
-                            let _ = out.send(send(Up::Error(e))).await;
+                            let _ = out.send(convert::task_error(t.task_id, TaskErrorKind::Cancelled, "job forgotten")).await;
                         }
                     }
                     Down::Shutdown(s) => {
@@ -254,7 +255,8 @@ async fn session(
         // Start queued tasks while slots are free.
         while running < config.slots {
             let Some(task) = pending.pop_front() else { break };
-            match worker.prepare(&task) {
+            let task_id = task.task_id;
+            match worker.prepare(task) {
                 Ok(work) => {
                     running += 1;
                     let tx = done_tx.clone();
@@ -263,7 +265,7 @@ async fn session(
                     });
                 }
                 Err(f) => {
-                    let _ = out.send(send(Up::Error(f.to_proto(task.task_id)))).await;
+                    let _ = out.send(convert::task_error(task_id, f.kind, &f.message)).await;
                 }
             }
         }
@@ -276,16 +278,13 @@ fn finish(worker: &mut Worker, done: Done) -> v1::NodeMessage {
     if let Some((key, batch)) = done.batch {
         worker.keep(key, batch);
     }
-    let msg = match done.result {
-        Ok(stats) => {
-            Up::Result(v1::TaskResult { task_id: done.task_id, stats: Some(stats), compute_micros: done.micros })
-        }
+    match done.result {
+        Ok(output) => convert::task_result(done.task_id, &output, done.micros),
         Err(f) => {
-            if let TaskFailure::Fatal(m) = &f {
-                tracing::warn!(task = done.task_id, job = %done.job_id, error = %m, "task failed");
+            if f.kind == TaskErrorKind::Fatal {
+                tracing::warn!(task = done.task_id, job = %done.job_id, error = %f.message, "task failed");
             }
-            Up::Error(f.to_proto(done.task_id))
+            convert::task_error(done.task_id, f.kind, &f.message)
         }
-    };
-    v1::NodeMessage { msg: Some(msg) }
+    }
 }

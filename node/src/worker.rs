@@ -1,48 +1,54 @@
-//! The node's state: job definitions, coefficients received so far, policies, and the
-//! training batches it holds (under a byte budget). Turns a task into a closure for the
-//! blocking pool, and takes the batch back when the closure is done.
+//! The node's state machine: job definitions, coefficients received so far, policies, and
+//! the training batches it holds (under a byte budget). It turns a task into a closure for
+//! the caller to run, and takes the batch back when the closure is done.
+//!
+//! It works on domain types (`pathgrid-protocol`) and does no I/O, so every kind of node
+//! drives this one copy: a real node (the crate root) after converting its stream's
+//! messages, and the coordinator's in-process virtual nodes, so that scheduler tests with
+//! thousands of nodes run the code real nodes run.
 //!
 //! A training batch that is not in memory (evicted, or moved here from a lost node) is
 //! rebuilt with [`TrainingBatch::rebuild`] from the stored coefficients, so the numbers
 //! never depend on where or how often a batch was built.
 
 use pathgrid_pricing::{Coefficients, ExercisePolicy, Job, JobSpec, Phase, Problem, TrainingBatch, price_batch};
-use pathgrid_proto::convert;
-use pathgrid_proto::v1;
+use pathgrid_protocol::{JobId, NodeTask, NodeTaskKind, TaskErrorKind, TaskOutput};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Why a task was not done.
+/// Why a task was not done: what the coordinator should do about it, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TaskFailure {
-    NeedState(String),
-    Fatal(String),
+pub struct TaskFailure {
+    pub kind: TaskErrorKind,
+    pub message: String,
 }
 
 impl TaskFailure {
-    pub fn to_proto(&self, task_id: u64) -> v1::TaskError {
-        let (code, message) = match self {
-            TaskFailure::NeedState(m) => (v1::TaskErrorCode::NeedState, m),
-            TaskFailure::Fatal(m) => (v1::TaskErrorCode::Fatal, m),
-        };
-        v1::TaskError { task_id, code: code as i32, message: message.clone() }
+    /// The node lacks state the coordinator can resend.
+    pub fn need_state(message: impl Into<String>) -> Self {
+        TaskFailure { kind: TaskErrorKind::NeedState, message: message.into() }
+    }
+
+    /// The task cannot succeed here or anywhere.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        TaskFailure { kind: TaskErrorKind::Fatal, message: message.into() }
     }
 }
 
-type BatchKey = (Arc<str>, u32, u64);
+type BatchKey = (JobId, u32, u64);
 
 /// The output of a finished closure.
 #[derive(Debug)]
 pub struct Done {
     pub task_id: u64,
-    pub job_id: Arc<str>,
-    pub result: Result<v1::task_result::Stats, TaskFailure>,
+    pub job_id: JobId,
+    pub result: Result<TaskOutput, TaskFailure>,
     /// The training batch, to keep for the next round.
     pub batch: Option<(BatchKey, TrainingBatch)>,
     pub micros: u64,
 }
 
-/// A task ready to run on the blocking pool.
+/// A task ready to run (on a blocking pool, or inline).
 pub type Work = Box<dyn FnOnce() -> Done + Send + 'static>;
 
 struct JobState {
@@ -60,10 +66,20 @@ impl JobState {
             return Ok(p.clone());
         }
         let p = Problem::new(&self.job, instrument as usize)
-            .map_err(|_| TaskFailure::Fatal(format!("task.instrument: {instrument} out of range")))?;
+            .map_err(|_| TaskFailure::fatal(format!("task.instrument: {instrument} out of range")))?;
         let p = Arc::new(p);
         self.problems.insert(instrument, p.clone());
         Ok(p)
+    }
+}
+
+/// Checks that a coefficient vector sent with a task fits the instrument's basis.
+fn check_fit(beta: &Coefficients, basis: usize, field: impl FnOnce() -> String) -> Result<(), TaskFailure> {
+    match beta {
+        Some(b) if b.len() != basis => {
+            Err(TaskFailure::fatal(format!("{}.values: has {} entries, the basis has {basis}", field(), b.len())))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -75,10 +91,10 @@ struct Cached {
 
 /// Node state owned by the node's session loop.
 pub struct Worker {
-    jobs: HashMap<Arc<str>, JobState>,
+    jobs: HashMap<JobId, JobState>,
     /// Jobs whose definition this node refused, with the reason: their tasks fail at once
     /// (asking for the definition again would get the same one, forever).
-    refused: HashMap<Arc<str>, String>,
+    refused: HashMap<JobId, String>,
     cache: HashMap<BatchKey, Cached>,
     cached_bytes: usize,
     budget: usize,
@@ -99,6 +115,7 @@ impl std::fmt::Debug for Worker {
 }
 
 impl Worker {
+    /// A worker that keeps at most `budget` bytes of training batches.
     pub fn new(budget: usize) -> Self {
         Worker {
             jobs: HashMap::new(),
@@ -124,36 +141,40 @@ impl Worker {
         self.jobs.contains_key(job_id)
     }
 
-    /// Registers a job definition (validated here as well: bad input never runs).
-    pub fn define(&mut self, def: &v1::JobDefinition) -> Result<(), String> {
-        let id: Arc<str> = Arc::from(def.job_id.as_str());
-        let parsed = def
-            .spec
-            .as_ref()
-            .ok_or_else(|| "job.spec: missing".to_string())
-            .and_then(|spec| convert::spec_from_proto(spec).map_err(|e| format!("job.spec.{e}")));
-        let spec = match parsed {
-            Ok(spec) => spec,
-            Err(e) => return Err(self.refuse(id, e)),
-        };
-        if self.jobs.get(&id).is_some_and(|j| j.spec == spec) {
+    /// Registers a job definition, validated here as well: bad input never runs. A spec
+    /// that does not validate is refused (see [`Worker::refuse`]) and the reason returned.
+    pub fn define(&mut self, job_id: &str, spec: JobSpec) -> Result<(), String> {
+        if self.jobs.get(job_id).is_some_and(|j| j.spec == spec) {
             return Ok(());
         }
-        let job = match spec.validate() {
-            Ok(job) => job,
-            Err(e) => return Err(self.refuse(id, e.to_string())),
-        };
-        self.forget(&id);
-        self.jobs.insert(
-            id,
-            JobState { spec, job, problems: HashMap::new(), known: HashMap::new(), policies: HashMap::new() },
-        );
-        Ok(())
+        match spec.validate() {
+            Ok(job) => {
+                self.install(job_id, spec, job);
+                Ok(())
+            }
+            Err(e) => Err(self.refuse(job_id, e.to_string())),
+        }
     }
 
-    fn refuse(&mut self, id: Arc<str>, reason: String) -> String {
-        self.forget(&id);
-        self.refused.insert(id, reason.clone());
+    /// Registers a job its sender validated already (an in-process node shares the
+    /// coordinator's memory, and its `Job`).
+    pub fn define_validated(&mut self, job_id: &str, spec: &JobSpec, job: &Job) {
+        if !self.jobs.get(job_id).is_some_and(|j| j.spec == *spec) {
+            self.install(job_id, spec.clone(), job.clone());
+        }
+    }
+
+    fn install(&mut self, job_id: &str, spec: JobSpec, job: Job) {
+        self.forget(job_id);
+        let state = JobState { spec, job, problems: HashMap::new(), known: HashMap::new(), policies: HashMap::new() };
+        self.jobs.insert(Arc::from(job_id), state);
+    }
+
+    /// Refuses a job's definition: its tasks fail with `reason` until it is forgotten.
+    /// Returns the reason.
+    pub fn refuse(&mut self, job_id: &str, reason: String) -> String {
+        self.forget(job_id);
+        self.refused.insert(Arc::from(job_id), reason.clone());
         reason
     }
 
@@ -174,44 +195,38 @@ impl Worker {
     }
 
     /// Prepares a task: checks it against the node's state and returns the closure to run.
-    pub fn prepare(&mut self, task: &v1::Task) -> Result<Work, TaskFailure> {
-        let fatal = |m: String| TaskFailure::Fatal(m);
-        let job_id: Arc<str> = match self.jobs.get_key_value(task.job_id.as_str()) {
-            Some((k, _)) => k.clone(),
-            None => {
-                return Err(match self.refused.get(task.job_id.as_str()) {
-                    Some(reason) => fatal(format!("this node refused the job definition: {reason}")),
-                    None => TaskFailure::NeedState(format!("unknown job {}", task.job_id)),
-                });
-            }
-        };
-        let task_id = task.task_id;
-        let batch = task.batch;
-        let instrument = task.instrument;
+    pub fn prepare(&mut self, task: NodeTask) -> Result<Work, TaskFailure> {
+        let NodeTask { task_id, job_id, instrument, batch, kind } = task;
+        if !self.jobs.contains_key(&job_id) {
+            return Err(match self.refused.get(&job_id) {
+                Some(reason) => TaskFailure::fatal(format!("this node refused the job definition: {reason}")),
+                None => TaskFailure::need_state(format!("unknown job {job_id}")),
+            });
+        }
         let Some(state) = self.jobs.get_mut(&job_id) else {
-            return Err(TaskFailure::NeedState(format!("unknown job {}", task.job_id)));
+            return Err(TaskFailure::need_state(format!("unknown job {job_id}")));
         };
         let problem = state.problem(instrument)?;
         let r = problem.regression_dates();
         let basis = problem.basis_len();
-        match &task.kind {
-            None => Err(fatal("task.kind: missing".into())),
-            Some(v1::task::Kind::Training(t)) => {
-                let date = t.date as usize;
+        match kind {
+            NodeTaskKind::Train { date, coefficients } => {
                 if date >= r {
-                    return Err(fatal(format!("task.training.date: {date} out of range (regression dates {r})")));
+                    return Err(TaskFailure::fatal(format!(
+                        "task.training.date: {date} out of range (regression dates {r})"
+                    )));
                 }
                 if batch >= problem.batches(Phase::Training) {
-                    return Err(fatal(format!("task.batch: {batch} out of range")));
+                    return Err(TaskFailure::fatal(format!("task.batch: {batch} out of range")));
                 }
                 let known = state.known.entry(instrument).or_insert_with(|| vec![None; r]);
-                for (i, c) in t.coefficients.iter().enumerate() {
-                    let (k, beta) =
-                        convert::coefficients_from_proto(c, basis, &format!("task.training.coefficients[{i}]"))
-                            .map_err(|e| fatal(e.to_string()))?;
+                for (i, (k, beta)) in coefficients.into_iter().enumerate() {
                     if k <= date || k >= r {
-                        return Err(fatal(format!("task.training.coefficients[{i}].date: {k} out of range")));
+                        return Err(TaskFailure::fatal(format!(
+                            "task.training.coefficients[{i}].date: {k} out of range"
+                        )));
                     }
+                    check_fit(&beta, basis, || format!("task.training.coefficients[{i}]"))?;
                     known[k] = Some(beta);
                 }
                 let target = date + 1;
@@ -221,14 +236,13 @@ impl Worker {
                     self.cached_bytes -= c.bytes;
                 }
                 let cached = cached.map(|c| c.batch).filter(|b| b.applied_from() >= target);
-                let needed_from = target;
                 let needed_to = cached.as_ref().map(|b| b.applied_from()).unwrap_or(r);
                 let mut replay: Vec<Coefficients> = vec![None; r];
-                for k in needed_from..needed_to {
+                for k in target..needed_to {
                     match &known[k] {
                         Some(beta) => replay[k] = beta.clone(),
                         None => {
-                            return Err(TaskFailure::NeedState(format!(
+                            return Err(TaskFailure::need_state(format!(
                                 "instrument {instrument}: coefficients of date {k} unknown"
                             )));
                         }
@@ -239,7 +253,7 @@ impl Worker {
                 }
                 Ok(Box::new(move || {
                     let start = std::time::Instant::now();
-                    let run = || -> Result<(TrainingBatch, v1::task_result::Stats), pathgrid_pricing::Error> {
+                    let run = || -> Result<(TrainingBatch, TaskOutput), pathgrid_pricing::Error> {
                         let mut tb = match cached {
                             Some(tb) => tb,
                             None => TrainingBatch::rebuild(&problem, batch, &replay, target)?,
@@ -248,24 +262,31 @@ impl Worker {
                             tb.apply_exercise(&problem, k, replay[k].as_deref())?;
                         }
                         let stats = tb.regression_stats(&problem, date)?;
-                        Ok((tb, v1::task_result::Stats::Regression(convert::regression_to_proto(&stats))))
+                        Ok((tb, TaskOutput::Regression(stats)))
                     };
                     let (result, batch) = match run() {
-                        Ok((tb, stats)) => (Ok(stats), Some((key, tb))),
-                        Err(e) => (Err(TaskFailure::Fatal(e.to_string())), None),
+                        Ok((tb, output)) => (Ok(output), Some((key, tb))),
+                        Err(e) => (Err(TaskFailure::fatal(e.to_string())), None),
                     };
                     Done { task_id, job_id, result, batch, micros: start.elapsed().as_micros() as u64 }
                 }))
             }
-            Some(v1::task::Kind::Pricing(p)) => {
+            NodeTaskKind::Price { policy } => {
                 if batch >= problem.batches(Phase::Pricing) {
-                    return Err(fatal(format!("task.batch: {batch} out of range")));
+                    return Err(TaskFailure::fatal(format!("task.batch: {batch} out of range")));
                 }
-                let policy = match &p.policy {
+                let policy = match policy {
                     Some(policy) => {
-                        let policy = convert::policy_from_proto(policy, r, basis, "task.pricing.policy")
-                            .map_err(|e| fatal(e.to_string()))?;
-                        let policy = Arc::new(policy);
+                        let field = "task.pricing.policy.coefficients";
+                        if policy.coefficients.len() != r {
+                            return Err(TaskFailure::fatal(format!(
+                                "{field}: has {} dates, the instrument has {r}",
+                                policy.coefficients.len()
+                            )));
+                        }
+                        for (k, beta) in policy.coefficients.iter().enumerate() {
+                            check_fit(beta, basis, || format!("{field}[{k}]"))?;
+                        }
                         state.policies.insert(instrument, policy.clone());
                         // Training of this instrument is over: free its batches.
                         state.known.remove(&instrument);
@@ -278,14 +299,14 @@ impl Worker {
                     }
                     None => match state.policies.get(&instrument) {
                         Some(p) => p.clone(),
-                        None => return Err(TaskFailure::NeedState(format!("instrument {instrument}: no policy"))),
+                        None => return Err(TaskFailure::need_state(format!("instrument {instrument}: no policy"))),
                     },
                 };
                 Ok(Box::new(move || {
                     let start = std::time::Instant::now();
                     let result = price_batch(&problem, batch, &policy)
-                        .map(|s| v1::task_result::Stats::Pricing(convert::pricing_to_proto(&s)))
-                        .map_err(|e| TaskFailure::Fatal(e.to_string()));
+                        .map(TaskOutput::Pricing)
+                        .map_err(|e| TaskFailure::fatal(e.to_string()));
                     Done { task_id, job_id, result, batch: None, micros: start.elapsed().as_micros() as u64 }
                 }))
             }
@@ -329,6 +350,10 @@ mod tests {
     use super::*;
     use pathgrid_pricing::{PricingStats, RegressionStats, finish, parse_spec, price_instrument_sequential};
 
+    fn task(task_id: u64, job_id: &str, instrument: u32, batch: u64, kind: NodeTaskKind) -> NodeTask {
+        NodeTask { task_id, job_id: job_id.into(), instrument, batch, kind }
+    }
+
     /// Drives a worker like the coordinator does (β_{k+1} only with each round), with a
     /// memory budget of `budget` bytes; returns the result and the number of rebuilds.
     fn drive(budget: usize) -> (pathgrid_pricing::LegResult, u64, pathgrid_pricing::LegResult) {
@@ -341,7 +366,7 @@ mod tests {
         let job = spec.validate().unwrap();
         let problem = Problem::new(&job, 0).unwrap();
         let mut w = Worker::new(budget);
-        w.define(&v1::JobDefinition { job_id: "j".into(), spec: Some(convert::spec_to_proto(&spec)) }).unwrap();
+        w.define("j", spec).unwrap();
         let r = problem.regression_dates();
         let mut solved: Vec<Coefficients> = vec![None; r];
         let mut id = 0;
@@ -349,43 +374,26 @@ mod tests {
             let mut merged = RegressionStats::new(problem.basis_len());
             for b in 0..problem.batches(Phase::Training) {
                 id += 1;
-                let coefficients = if date + 1 < r {
-                    vec![convert::coefficients_to_proto(date + 1, &solved[date + 1])]
-                } else {
-                    vec![]
-                };
-                let task = v1::Task {
-                    task_id: id,
-                    job_id: "j".into(),
-                    instrument: 0,
-                    batch: b,
-                    kind: Some(v1::task::Kind::Training(v1::TrainingTask { date: date as u32, coefficients })),
-                };
-                let done = w.prepare(&task).unwrap()();
+                let coefficients = if date + 1 < r { vec![(date + 1, solved[date + 1].clone())] } else { vec![] };
+                let done = w.prepare(task(id, "j", 0, b, NodeTaskKind::Train { date, coefficients })).unwrap()();
                 if let Some((key, tb)) = done.batch {
                     w.keep(key, tb);
                 }
                 assert!(w.cached_bytes() <= budget);
-                let Ok(v1::task_result::Stats::Regression(s)) = done.result else { panic!("no stats") };
-                merged.merge(&convert::regression_from_proto(&s, problem.basis_len(), "s").unwrap()).unwrap();
+                let Ok(TaskOutput::Regression(s)) = done.result else { panic!("no stats") };
+                merged.merge(&s).unwrap();
             }
             solved[date] = merged.solve();
         }
-        let policy = ExercisePolicy { coefficients: solved };
+        let policy = Arc::new(ExercisePolicy { coefficients: solved });
         let mut stats: Vec<PricingStats> = Vec::new();
         for b in 0..problem.batches(Phase::Pricing) {
             id += 1;
-            let task = v1::Task {
-                task_id: id,
-                job_id: "j".into(),
-                instrument: 0,
-                batch: b,
-                kind: Some(v1::task::Kind::Pricing(v1::PricingTask {
-                    policy: (b == 0).then(|| convert::policy_to_proto(&policy)),
-                })),
+            let kind = NodeTaskKind::Price { policy: (b == 0).then(|| policy.clone()) };
+            let Ok(TaskOutput::Pricing(s)) = w.prepare(task(id, "j", 0, b, kind)).unwrap()().result else {
+                panic!("no stats")
             };
-            let Ok(v1::task_result::Stats::Pricing(s)) = w.prepare(&task).unwrap()().result else { panic!("no stats") };
-            stats.push(convert::pricing_from_proto(&s, "s").unwrap());
+            stats.push(s);
         }
         (finish(&problem, &policy, &stats).unwrap(), w.rebuilds, price_instrument_sequential(&problem).unwrap())
     }
@@ -404,44 +412,62 @@ mod tests {
         assert!(rebuilds > 0);
     }
 
+    fn kind_of(r: Result<Work, TaskFailure>) -> Option<TaskErrorKind> {
+        r.err().map(|f| f.kind)
+    }
+
     #[test]
     fn missing_state_is_reported_not_guessed() {
         let mut w = Worker::new(1 << 20);
-        let task = v1::Task { task_id: 1, job_id: "nope".into(), instrument: 0, batch: 0, kind: None };
-        assert!(matches!(w.prepare(&task), Err(TaskFailure::NeedState(_))));
+        let pricing = |job: &str| task(3, job, 0, 0, NodeTaskKind::Price { policy: None });
+        assert_eq!(kind_of(w.prepare(pricing("nope"))), Some(TaskErrorKind::NeedState));
         let spec = parse_spec(
             r#"{ "name": "w", "paths": 100, "batch_size": 50, "instruments": [
               { "id": "p", "model": { "type": "gbm", "spot": 36, "vol": 0.2, "rate": 0.06 },
                 "payoff": { "type": "put", "strike": 40 }, "exercise": { "style": "american", "maturity": 1, "steps": 4 } } ] }"#,
         )
         .unwrap();
-        w.define(&v1::JobDefinition { job_id: "j".into(), spec: Some(convert::spec_to_proto(&spec)) }).unwrap();
+        w.define("j", spec.clone()).unwrap();
         // A round below the last without the coefficients it needs: ask for full state.
-        let train = |date: u32, instrument: u32| v1::Task {
-            task_id: 2,
-            job_id: "j".into(),
-            instrument,
-            batch: 0,
-            kind: Some(v1::task::Kind::Training(v1::TrainingTask { date, coefficients: vec![] })),
-        };
-        assert!(matches!(w.prepare(&train(1, 0)), Err(TaskFailure::NeedState(_))));
-        assert!(matches!(w.prepare(&train(9, 0)), Err(TaskFailure::Fatal(_))));
-        assert!(matches!(w.prepare(&train(2, 7)), Err(TaskFailure::Fatal(_))));
-        let pricing = v1::Task {
-            task_id: 3,
-            job_id: "j".into(),
-            instrument: 0,
-            batch: 0,
-            kind: Some(v1::task::Kind::Pricing(v1::PricingTask { policy: None })),
-        };
-        assert!(matches!(w.prepare(&pricing), Err(TaskFailure::NeedState(_))));
+        let train = |date, instrument| task(2, "j", instrument, 0, NodeTaskKind::Train { date, coefficients: vec![] });
+        assert_eq!(kind_of(w.prepare(train(1, 0))), Some(TaskErrorKind::NeedState));
+        assert_eq!(kind_of(w.prepare(train(9, 0))), Some(TaskErrorKind::Fatal));
+        assert_eq!(kind_of(w.prepare(train(2, 7))), Some(TaskErrorKind::Fatal));
+        assert_eq!(kind_of(w.prepare(pricing("j"))), Some(TaskErrorKind::NeedState));
         // A bad job definition is refused, and its tasks fail rather than ask for it again.
-        let mut bad = convert::spec_to_proto(&spec);
+        let mut bad = spec;
         bad.paths = 0;
-        assert!(w.define(&v1::JobDefinition { job_id: "k".into(), spec: Some(bad) }).is_err());
-        let task = v1::Task { job_id: "k".into(), ..pricing.clone() };
-        assert!(matches!(w.prepare(&task), Err(TaskFailure::Fatal(m)) if m.contains("paths")));
+        assert!(w.define("k", bad).is_err());
+        let failure = w.prepare(pricing("k")).err().unwrap();
+        assert_eq!(failure.kind, TaskErrorKind::Fatal);
+        assert!(failure.message.contains("paths"), "{}", failure.message);
         w.forget("k");
-        assert!(matches!(w.prepare(&task), Err(TaskFailure::NeedState(_))));
+        assert_eq!(kind_of(w.prepare(pricing("k"))), Some(TaskErrorKind::NeedState));
+    }
+
+    /// Coefficients of the wrong length for the instrument's basis fail the task and name
+    /// the field; they are never applied.
+    #[test]
+    fn coefficients_that_do_not_fit_the_basis_are_refused() {
+        let spec = parse_spec(
+            r#"{ "name": "w", "paths": 100, "batch_size": 50, "instruments": [
+              { "id": "p", "model": { "type": "gbm", "spot": 36, "vol": 0.2, "rate": 0.06 },
+                "payoff": { "type": "put", "strike": 40 }, "exercise": { "style": "american", "maturity": 1, "steps": 4 } } ] }"#,
+        )
+        .unwrap();
+        let mut w = Worker::new(1 << 20);
+        w.define("j", spec).unwrap();
+        let wrong = vec![(2, Some(vec![1.0; 99]))];
+        let failure =
+            w.prepare(task(1, "j", 0, 0, NodeTaskKind::Train { date: 1, coefficients: wrong })).err().unwrap();
+        assert_eq!(failure.kind, TaskErrorKind::Fatal);
+        assert!(
+            failure.message.starts_with("task.training.coefficients[0].values: has 99 entries"),
+            "{}",
+            failure.message
+        );
+        let short = Arc::new(ExercisePolicy { coefficients: vec![None] });
+        let failure = w.prepare(task(2, "j", 0, 0, NodeTaskKind::Price { policy: Some(short) })).err().unwrap();
+        assert!(failure.message.starts_with("task.pricing.policy.coefficients: has 1 dates"), "{}", failure.message);
     }
 }

@@ -15,6 +15,16 @@ impl Error {
     pub fn missing(field: impl Into<String>) -> Self {
         Error::field(field, "missing")
     }
+
+    /// The same error, its field read as part of `parent` (`instruments[0].payoff` within
+    /// `job.spec` is `job.spec.instruments[0].payoff`).
+    pub fn within(self, parent: &str) -> Self {
+        match self {
+            Error::InvalidField { field, message } => {
+                Error::InvalidField { field: format!("{parent}.{field}"), message }
+            }
+        }
+    }
 }
 
 impl From<Error> for tonic::Status {

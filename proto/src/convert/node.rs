@@ -1,14 +1,22 @@
-//! The node stream: what the coordinator sends a node and what a node may answer.
+//! The node stream: what the coordinator sends a node and what a node may answer, both ways.
 //!
-//! Everything read from a node is checked for shape here, and an error names the field; a
-//! node that sends one has broken the protocol, and the session closes its stream.
+//! Everything read from the stream is checked for shape here, and an error names the field.
+//! A node that sends a malformed message has broken the protocol, and the session closes its
+//! stream; a malformed task fails that task on the node. Whether statistics or coefficients
+//! fit their instrument is for the receiver to judge (the scheduler's result checks, the
+//! node's `Worker`).
 
+use super::spec::spec_from_proto;
 use super::spec::spec_to_proto;
-use super::stats::{coefficients_to_proto, policy_to_proto, pricing_from_proto, regression_from_proto};
+use super::stats::{
+    coefficients_from_proto, coefficients_to_proto, policy_from_proto, policy_to_proto, pricing_from_proto,
+    pricing_to_proto, regression_from_proto, regression_to_proto,
+};
 use crate::error::Error;
 use crate::v1::{self, coordinator_message::Msg as Down, node_message::Msg as Up};
 use pathgrid_pricing::JobSpec;
-use pathgrid_protocol::{FromNode, MAX_SLOTS, NodeLoad, NodeTask, NodeTaskKind, TaskErrorKind, TaskOutput};
+use pathgrid_protocol::{FromNode, JobId, MAX_SLOTS, NodeLoad, NodeTask, NodeTaskKind, TaskErrorKind, TaskOutput};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The node's name from its `Hello`, once name and slots are checked (the token is checked
@@ -106,4 +114,87 @@ pub fn task_to_proto(t: &NodeTask) -> v1::Task {
         batch: t.batch,
         kind: Some(kind),
     }
+}
+
+// ------------------------------------------------------------------ the node's side
+
+/// A node's first message.
+pub fn hello(node_id: &str, slots: usize, token: &str) -> v1::NodeMessage {
+    let hello = v1::Hello {
+        node_id: node_id.to_string(),
+        slots: u32::try_from(slots).unwrap_or(u32::MAX),
+        version: crate::PROTOCOL_VERSION.to_string(),
+        token: token.to_string(),
+    };
+    v1::NodeMessage { msg: Some(Up::Hello(hello)) }
+}
+
+/// A node's heartbeat: its sequence number, tasks running and what it holds.
+pub fn heartbeat(seq: u64, running: usize, load: NodeLoad) -> v1::NodeMessage {
+    let hb = v1::Heartbeat {
+        seq,
+        running: u32::try_from(running).unwrap_or(u32::MAX),
+        cached_bytes: load.cached_bytes,
+        jobs: load.jobs,
+    };
+    v1::NodeMessage { msg: Some(Up::Heartbeat(hb)) }
+}
+
+/// A task's statistics, with the compute time it took.
+pub fn task_result(task_id: u64, output: &TaskOutput, compute_micros: u64) -> v1::NodeMessage {
+    let stats = match output {
+        TaskOutput::Regression(s) => v1::task_result::Stats::Regression(regression_to_proto(s)),
+        TaskOutput::Pricing(s) => v1::task_result::Stats::Pricing(pricing_to_proto(s)),
+    };
+    v1::NodeMessage { msg: Some(Up::Result(v1::TaskResult { task_id, stats: Some(stats), compute_micros })) }
+}
+
+/// A task not done, and why.
+pub fn task_error(task_id: u64, kind: TaskErrorKind, message: &str) -> v1::NodeMessage {
+    let code = match kind {
+        TaskErrorKind::NeedState => v1::TaskErrorCode::NeedState,
+        TaskErrorKind::Fatal => v1::TaskErrorCode::Fatal,
+        TaskErrorKind::Cancelled => v1::TaskErrorCode::Cancelled,
+    };
+    v1::NodeMessage { msg: Some(Up::Error(v1::TaskError { task_id, code: code as i32, message: message.to_string() })) }
+}
+
+/// A job definition as a node reads it: the job id, and the spec or why it cannot be read
+/// (the node refuses the job for that reason, so its tasks fail rather than wait).
+pub fn definition_from_proto(def: &v1::JobDefinition) -> (JobId, Result<JobSpec, Error>) {
+    let spec = match &def.spec {
+        None => Err(Error::missing("job.spec")),
+        Some(spec) => spec_from_proto(spec).map_err(|e| e.within("job.spec")),
+    };
+    (Arc::from(def.job_id.as_str()), spec)
+}
+
+/// A task as a node reads it, checked for shape.
+pub fn task_from_proto(t: &v1::Task) -> Result<NodeTask, Error> {
+    let kind = match &t.kind {
+        None => return Err(Error::missing("task.kind")),
+        Some(v1::task::Kind::Training(tr)) => NodeTaskKind::Train {
+            date: tr.date as usize,
+            coefficients: tr
+                .coefficients
+                .iter()
+                .enumerate()
+                .map(|(i, c)| coefficients_from_proto(c, &format!("task.training.coefficients[{i}]")))
+                .collect::<Result<_, _>>()?,
+        },
+        Some(v1::task::Kind::Pricing(p)) => NodeTaskKind::Price {
+            policy: p
+                .policy
+                .as_ref()
+                .map(|policy| policy_from_proto(policy, "task.pricing.policy").map(Arc::new))
+                .transpose()?,
+        },
+    };
+    Ok(NodeTask {
+        task_id: t.task_id,
+        job_id: Arc::from(t.job_id.as_str()),
+        instrument: t.instrument,
+        batch: t.batch,
+        kind,
+    })
 }

@@ -12,23 +12,14 @@ pub fn coefficients_to_proto(date: usize, c: &Coefficients) -> v1::Coefficients 
     }
 }
 
-/// Checks one coefficient vector: `basis_len` values, all finite, or `none`.
-pub fn coefficients_from_proto(
-    c: &v1::Coefficients,
-    basis_len: usize,
-    field: &str,
-) -> Result<(usize, Coefficients), Error> {
+/// Reads one coefficient vector, checked for shape: finite values, or `none` with no
+/// values. Whether its length fits the instrument's basis is the receiver's to judge.
+pub fn coefficients_from_proto(c: &v1::Coefficients, field: &str) -> Result<(usize, Coefficients), Error> {
     if c.none {
         if !c.values.is_empty() {
             return Err(Error::field(format!("{field}.values"), "must be empty when none is set"));
         }
         return Ok((c.date as usize, None));
-    }
-    if c.values.len() != basis_len {
-        return Err(Error::field(
-            format!("{field}.values"),
-            format!("has {} entries, the basis has {basis_len}", c.values.len()),
-        ));
     }
     if c.values.iter().any(|v| !v.is_finite()) {
         return Err(Error::field(format!("{field}.values"), "must be finite"));
@@ -42,17 +33,12 @@ pub fn policy_to_proto(policy: &ExercisePolicy) -> v1::Policy {
     }
 }
 
-/// A complete policy: one entry per regression date, in date order.
-pub fn policy_from_proto(p: &v1::Policy, dates: usize, basis_len: usize, field: &str) -> Result<ExercisePolicy, Error> {
-    if p.coefficients.len() != dates {
-        return Err(Error::field(
-            format!("{field}.coefficients"),
-            format!("has {} dates, the instrument has {dates}", p.coefficients.len()),
-        ));
-    }
-    let mut coefficients = Vec::with_capacity(dates);
+/// Reads a policy: one entry per regression date, in date order, each checked for shape.
+/// Whether it fits the instrument (its dates and basis) is the receiver's to judge.
+pub fn policy_from_proto(p: &v1::Policy, field: &str) -> Result<ExercisePolicy, Error> {
+    let mut coefficients = Vec::with_capacity(p.coefficients.len());
     for (k, c) in p.coefficients.iter().enumerate() {
-        let (date, beta) = coefficients_from_proto(c, basis_len, &format!("{field}.coefficients[{k}]"))?;
+        let (date, beta) = coefficients_from_proto(c, &format!("{field}.coefficients[{k}]"))?;
         if date != k {
             return Err(Error::field(format!("{field}.coefficients[{k}].date"), format!("expected {k}, got {date}")));
         }

@@ -54,10 +54,15 @@ fn stats_are_checked() {
     nan.aty[0] = f64::NAN;
     assert!(!regression_from_proto(&nan, 3, "r").unwrap().is_finite());
     let c = coefficients_to_proto(2, &Some(vec![1.0, 2.0]));
-    assert_eq!(coefficients_from_proto(&c, 2, "c").unwrap(), (2, Some(vec![1.0, 2.0])));
-    assert!(coefficients_from_proto(&c, 3, "c").is_err());
+    assert_eq!(coefficients_from_proto(&c, "c").unwrap(), (2, Some(vec![1.0, 2.0])));
+    let mut inf = c.clone();
+    inf.values[1] = f64::INFINITY;
+    assert_eq!(coefficients_from_proto(&inf, "c").unwrap_err().to_string(), "c.values: must be finite");
     let policy = ExercisePolicy { coefficients: vec![None, Some(vec![1.0, 2.0])] };
-    assert_eq!(policy_from_proto(&policy_to_proto(&policy), 2, 2, "p").unwrap(), policy);
+    assert_eq!(policy_from_proto(&policy_to_proto(&policy), "p").unwrap(), policy);
+    let mut swapped = policy_to_proto(&policy);
+    swapped.coefficients.swap(0, 1);
+    assert_eq!(policy_from_proto(&swapped, "p").unwrap_err().to_string(), "p.coefficients[0].date: expected 0, got 1");
 }
 
 #[test]
