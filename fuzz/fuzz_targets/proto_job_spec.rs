@@ -4,8 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pathgrid_fuzz::{check_reencode, check_spec};
-use pathgrid_node::worker::Worker;
+use pathgrid_fuzz::{check_definition, check_reencode, check_spec};
 use pathgrid_proto::{convert, v1};
 use prost::Message;
 
@@ -15,6 +14,5 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(spec) = convert::spec_from_proto(&wire) {
         check_spec(&spec);
     }
-    let mut worker = Worker::new(1 << 20);
-    let _ = worker.define(&v1::JobDefinition { job_id: "fuzz-job".into(), spec: Some(wire) });
+    check_definition(&v1::JobDefinition { job_id: "fuzz-job".into(), spec: Some(wire) });
 });

@@ -133,3 +133,53 @@ pub fn check_task_result(r: &v1::TaskResult) {
         check_output(&output);
     }
 }
+
+/// A job definition as a node takes it: read, then validated and defined on its `Worker`,
+/// or refused with the reason.
+pub fn check_definition(def: &v1::JobDefinition) {
+    let mut worker = pathgrid_node::worker::Worker::new(1 << 20);
+    let (job_id, spec) = convert::definition_from_proto(def);
+    let defined = match spec {
+        Ok(spec) => worker.define(&job_id, spec),
+        Err(e) => Err(worker.refuse(&job_id, e.to_string())),
+    };
+    assert_eq!(defined.is_ok(), worker.knows_job(&job_id), "a definition's outcome and the worker disagree");
+}
+
+/// The small job a fuzzed node holds, so that a task it accepts runs in microseconds.
+const NODE_JOB: &str = r#"{"name":"fuzz-node","seed":3,"paths":64,"batch_size":32,"instruments":[
+  {"id":"p","model":{"type":"gbm","spot":36,"vol":0.2,"rate":0.06},
+   "payoff":{"type":"put","strike":40},"exercise":{"style":"bermudan","maturity":1,"steps":4}},
+  {"id":"b","model":{"type":"gbm","spot":[100,90],"vol":[0.2,0.3],"rate":0.05,"correlation":[[1,0.3],[0.3,1]]},
+   "payoff":{"type":"max_call","strike":95},"exercise":{"style":"bermudan","maturity":1,"steps":3}}]}"#;
+
+/// What a node does with a message from its coordinator: a definition is read and, if it
+/// reads, defined (validated) on a fresh worker; a task is read and handed to a worker that
+/// holds [`NODE_JOB`] as job `fuzz-node`, and run if the worker accepts it. A task the
+/// worker accepts must produce statistics of its instrument's shape, or a named failure.
+pub fn check_coordinator_message(msg: &v1::CoordinatorMessage) {
+    use pathgrid_node::worker::Worker;
+    use v1::coordinator_message::Msg;
+    match &msg.msg {
+        Some(Msg::Job(def)) => check_definition(def),
+        Some(Msg::Task(t)) => {
+            let Ok(task) = convert::task_from_proto(t) else { return };
+            let Ok(spec) = parse_spec(NODE_JOB) else { return };
+            let mut worker = Worker::new(1 << 20);
+            assert!(worker.define("fuzz-node", spec).is_ok(), "the fuzz node's own job is refused");
+            let (instrument, training) =
+                (task.instrument, matches!(task.kind, pathgrid_protocol::NodeTaskKind::Train { .. }));
+            let Ok(work) = worker.prepare(task) else { return };
+            let done = work();
+            match done.result {
+                Ok(TaskOutput::Regression(s)) => {
+                    assert!(training, "a pricing task answered with regression statistics");
+                    assert!(s.check(s.dim).is_ok(), "instrument {instrument}: malformed regression statistics");
+                }
+                Ok(TaskOutput::Pricing(p)) => assert!(!training && p.samples > 0, "instrument {instrument}: {p:?}"),
+                Err(f) => assert!(!f.message.is_empty(), "a failure without a reason"),
+            }
+        }
+        _ => {}
+    }
+}
