@@ -285,6 +285,18 @@ spec.update(name="e2e-large", paths=4_000_000, training_paths=1_000_000)
 spec["instruments"][0]["exercise"]["steps"] = 200
 json.dump(spec, open(sys.argv[2], "w"), indent=1)
 EOF
+# Submits the large job in the background, watching it into $work/<name>.json (log in
+# <name>.err); sets submit_pid, and job to the job id once the submit prints it.
+submit_large() {
+  timeout "$timeout_s" "$pg" submit "$work/large.json" --coordinator "$coord" --watch --json --quiet \
+    >"$work/$1.json" 2>"$work/$1.err" &
+  submit_pid=$!
+  job=""
+  for _ in $(seq 60); do
+    job=$(grep -o 'e2e-large-[^ ]*' "$work/$1.err" | head -1) && [ -n "$job" ] && break
+    sleep 0.5
+  done
+}
 host_large() {
   if [ ! -s "$work/host-large.json" ]; then
     local t; t=$(now)
@@ -295,14 +307,7 @@ host_large() {
 }
 if need_cmd submit "node kill" && need_cmd jobs "node kill" && host_large; then
   t=$(now)
-  timeout "$timeout_s" "$pg" submit "$work/large.json" --coordinator "$coord" --watch --json --quiet \
-    >"$work/kill.json" 2>"$work/kill.err" &
-  submit_pid=$!
-  job=""
-  for _ in $(seq 60); do
-    job=$(grep -o 'e2e-large-[^ ]*' "$work/kill.err" | head -1) && [ -n "$job" ] && break
-    sleep 0.5
-  done
+  submit_large kill
   if [ -n "$job" ] && wait_progress "$job" 0.15; then
     victim=$(dc ps -q node | head -1)
     docker kill "$victim" >/dev/null && say "killed node container $(docker inspect -f '{{.Name}}' "$victim" | tr -d /) mid-job"
@@ -362,14 +367,7 @@ wait_node() { # PREFIX yes|no
 if need_cmd submit "network disconnect" && need_cmd nodes "network disconnect" && host_large; then
   wait_healthy 120 coordinator node || say "nodes not all healthy before the disconnect"
   t=$(now)
-  timeout "$timeout_s" "$pg" submit "$work/large.json" --coordinator "$coord" --watch --json --quiet \
-    >"$work/cut.json" 2>"$work/cut.err" &
-  submit_pid=$!
-  job=""
-  for _ in $(seq 60); do
-    job=$(grep -o 'e2e-large-[^ ]*' "$work/cut.err" | head -1) && [ -n "$job" ] && break
-    sleep 0.5
-  done
+  submit_large cut
   cut=$(dc ps -q node | head -1)
   # The node's default name starts with its host name: the container id's first 12 characters.
   cut_host=${cut:0:12}

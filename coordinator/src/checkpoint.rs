@@ -151,12 +151,14 @@ pub fn decode(bytes: &[u8]) -> Result<Checkpoint, Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use pathgrid_pricing::parse_spec;
 
-    fn sample() -> Checkpoint {
+    /// A checkpoint of a one-put job in training, with solved β and pricing sums (the
+    /// checkpoint store's tests use it too).
+    pub(crate) fn sample() -> Checkpoint {
         let spec = parse_spec(
             r#"{ "name": "cp", "seed": 1, "paths": 1000, "instruments": [ { "id": "p",
               "model": { "type": "gbm", "spot": 36.0, "vol": 0.2, "rate": 0.06 },

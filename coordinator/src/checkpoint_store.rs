@@ -117,28 +117,10 @@ impl CheckpointStore {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::checkpoint::CHECKPOINT_VERSION;
-    use pathgrid_pricing::parse_spec;
-    use pathgrid_protocol::JobPhase;
+    use crate::checkpoint::tests::sample;
 
     fn checkpoint(id: &str, elapsed_s: f64) -> Checkpoint {
-        let spec = parse_spec(
-            r#"{ "name": "cp", "seed": 1, "paths": 1000, "instruments": [ { "id": "p",
-              "model": { "type": "gbm", "spot": 36.0, "vol": 0.2, "rate": 0.06 },
-              "payoff": { "type": "put", "strike": 40.0 },
-              "exercise": { "style": "bermudan", "maturity": 1.0, "steps": 4 } } ] }"#,
-        )
-        .unwrap();
-        Checkpoint {
-            version: CHECKPOINT_VERSION,
-            job_id: id.into(),
-            spec,
-            status: JobPhase::Pricing,
-            elapsed_s,
-            instruments: Vec::new(),
-            result: None,
-            runs: Vec::new(),
-        }
+        Checkpoint { job_id: id.into(), elapsed_s, ..sample() }
     }
 
     /// A coordinator killed in the middle of a write leaves a partial temporary file (never

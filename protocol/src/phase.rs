@@ -16,6 +16,16 @@ pub enum JobPhase {
 }
 
 impl JobPhase {
+    /// Every phase, in the order a job passes through them (the last three are alternatives).
+    pub const ALL: [JobPhase; 6] = [
+        JobPhase::Queued,
+        JobPhase::Training,
+        JobPhase::Pricing,
+        JobPhase::Succeeded,
+        JobPhase::Failed,
+        JobPhase::Cancelled,
+    ];
+
     pub fn is_terminal(self) -> bool {
         matches!(self, JobPhase::Succeeded | JobPhase::Failed | JobPhase::Cancelled)
     }
@@ -47,14 +57,7 @@ mod tests {
     /// The JSON form is the contract (`"status": "succeeded"`); `name` and `Display` say the same.
     #[test]
     fn names_match_the_json_form() {
-        for p in [
-            JobPhase::Queued,
-            JobPhase::Training,
-            JobPhase::Pricing,
-            JobPhase::Succeeded,
-            JobPhase::Failed,
-            JobPhase::Cancelled,
-        ] {
+        for p in JobPhase::ALL {
             assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.name()));
             assert_eq!(p.to_string(), p.name());
             assert_eq!(serde_json::from_str::<JobPhase>(&format!("\"{p}\"")).unwrap(), p);

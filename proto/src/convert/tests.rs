@@ -68,14 +68,7 @@ fn stats_are_checked() {
 #[test]
 fn every_phase_round_trips_and_unknown_ones_are_named() {
     use pathgrid_protocol::{JobPhase, Progress};
-    for phase in [
-        JobPhase::Queued,
-        JobPhase::Training,
-        JobPhase::Pricing,
-        JobPhase::Succeeded,
-        JobPhase::Failed,
-        JobPhase::Cancelled,
-    ] {
+    for phase in JobPhase::ALL {
         let p = Progress {
             job_id: "j".into(),
             name: "n".into(),
