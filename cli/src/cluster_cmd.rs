@@ -328,13 +328,14 @@ pub fn jobs(args: ListArgs) -> Result<(), Failure> {
             println!("{}", serde_json::Value::Array(rows));
             return Ok(());
         }
-        println!("{:<40} {:<24} {:<10} {:>15} {:>10}", "job", "name", "phase", "batches", "elapsed");
+        println!("{:<40} {:<24} {:<10} {:>13} {:>15} {:>10}", "job", "name", "phase", "options", "batches", "elapsed");
         for p in &jobs {
             println!(
-                "{:<40} {:<24} {:<10} {:>15} {:>9.1}s",
+                "{:<40} {:<24} {:<10} {:>13} {:>15} {:>9.1}s",
                 p.job_id,
                 p.name,
                 p.phase.name(),
+                format!("{}/{}", p.instruments_done, p.instruments_total),
                 format!("{}/{}", p.batches_done, p.batches_total),
                 p.elapsed.as_secs_f64()
             );

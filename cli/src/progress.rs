@@ -19,10 +19,13 @@ pub fn update(bar: &ProgressBar, p: &Progress) {
     bar.set_length(p.batches_total);
     bar.set_position(p.batches_done);
     let phase = p.phase.name();
-    match p.date {
-        Some(date) => bar.set_message(format!("{} {phase} (date {date})", p.name)),
-        None => bar.set_message(format!("{} {phase}", p.name)),
-    }
+    // A book shows how many of its options are finished; one option shows its date.
+    let detail = match p.date {
+        _ if p.instruments_total > 1 => format!(" ({}/{} options done)", p.instruments_done, p.instruments_total),
+        Some(date) => format!(" (date {date})"),
+        None => String::new(),
+    };
+    bar.set_message(format!("{} {phase}{detail}", p.name));
 }
 
 pub fn to_json(p: &Progress) -> serde_json::Value {
@@ -32,6 +35,8 @@ pub fn to_json(p: &Progress) -> serde_json::Value {
         "phase": p.phase.name(),
         "batches_done": p.batches_done,
         "batches_total": p.batches_total,
+        "instruments_done": p.instruments_done,
+        "instruments_total": p.instruments_total,
         "elapsed_s": p.elapsed.as_secs_f64(),
         "eta_s": p.eta.map(|d| d.as_secs_f64()),
         "error": p.error,

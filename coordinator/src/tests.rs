@@ -189,8 +189,14 @@ async fn several_jobs_share_the_nodes_and_multi_instrument_jobs_match() {
         ids.push(cluster.submit(s.clone()).await.unwrap());
     }
     for (s, id) in specs.iter().zip(&ids) {
-        let p = tokio::time::timeout(Duration::from_secs(600), cluster.wait(id, |_| {})).await.unwrap().unwrap();
+        // Progress counts the options finished: never backwards, all of them at the end.
+        let mut seen: Vec<(u64, u64)> = Vec::new();
+        let wait = cluster.wait(id, |p| seen.push((p.instruments_done, p.instruments_total)));
+        let p = tokio::time::timeout(Duration::from_secs(600), wait).await.unwrap().unwrap();
         assert_eq!(p.phase, JobPhase::Succeeded, "{:?}", p.error);
+        let options = s.instruments.len() as u64;
+        assert_eq!((p.instruments_done, p.instruments_total), (options, options), "{}", s.name);
+        assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0 && w[1].1 == options), "{}: {seen:?}", s.name);
         assert_eq!(p.result.unwrap().results, reference(s), "{}", s.name);
     }
     assert_eq!(cluster.list_jobs().await.unwrap().len(), 3);

@@ -13,6 +13,9 @@ pub struct Progress {
     pub date: Option<usize>,
     pub batches_done: u64,
     pub batches_total: u64,
+    /// Options of the job finished (every leg of them priced), out of all its options.
+    pub instruments_done: u64,
+    pub instruments_total: u64,
     pub elapsed: Duration,
     pub eta: Option<Duration>,
     pub result: Option<JobResult>,

@@ -5,6 +5,7 @@
 
 mod lease_keeping;
 mod leg;
+mod options_done;
 
 use crate::checkpoint::{CHECKPOINT_VERSION, Checkpoint, RunRecord};
 use crate::checkpoint_store::CheckpointStore;
@@ -12,6 +13,7 @@ use crate::lease::Lease;
 use crate::protocol::{JobContext, Round, TaskOutput, TaskSpec, Work};
 use crate::scheduler::SchedulerHandle;
 use leg::{Action, Event, Leg};
+use options_done::OptionsDone;
 use pathgrid_pricing::{LegResult, Phase as PassPhase, combine};
 use pathgrid_protocol::{JobPhase, JobResult, JobStats, Progress};
 use std::collections::HashSet;
@@ -54,6 +56,7 @@ struct JobActor {
     max_active: usize,
     checkpoint_interval: Duration,
     legs: Vec<Leg>,
+    options: OptionsDone,
     next_start: usize,
     active: usize,
     started: Instant,
@@ -80,6 +83,7 @@ pub(crate) fn spawn(p: JobParams) -> (mpsc::Sender<JobMsg>, watch::Receiver<Prog
     let previous_elapsed = p.restored.as_ref().map_or(0.0, |cp| cp.elapsed_s);
     let previous_runs = p.restored.as_ref().map_or_else(Vec::new, |cp| cp.runs.clone());
     let (done, batches_total) = batch_counts(&ctx, &legs);
+    let options = OptionsDone::new(&ctx.job, |i| legs.get(i).is_some_and(Leg::is_done));
     let now = Instant::now();
     let initial = Progress {
         job_id: ctx.id.to_string(),
@@ -88,6 +92,8 @@ pub(crate) fn spawn(p: JobParams) -> (mpsc::Sender<JobMsg>, watch::Receiver<Prog
         date: None,
         batches_done: done,
         batches_total,
+        instruments_done: options.done(),
+        instruments_total: options.total(),
         elapsed: Duration::from_secs_f64(previous_elapsed),
         eta: None,
         result: None,
@@ -107,6 +113,7 @@ pub(crate) fn spawn(p: JobParams) -> (mpsc::Sender<JobMsg>, watch::Receiver<Prog
         max_active: p.max_active_instruments.max(1),
         checkpoint_interval: p.checkpoint_interval,
         legs,
+        options,
         next_start: 0,
         active: 0,
         started: now,
@@ -154,7 +161,9 @@ fn batch_counts(ctx: &JobContext, legs: &[Leg]) -> (u64, u64) {
 /// The progress of a job restored from a checkpoint that had already ended: its batch
 /// counts are those the checkpoint shows, as for a job that resumes.
 pub(crate) fn ended_progress(ctx: &JobContext, cp: Checkpoint, phase: JobPhase) -> Progress {
-    let (batches_done, batches_total) = batch_counts(ctx, &restored_legs(ctx, Some(&cp)));
+    let legs = restored_legs(ctx, Some(&cp));
+    let (batches_done, batches_total) = batch_counts(ctx, &legs);
+    let options = OptionsDone::new(&ctx.job, |i| legs.get(i).is_some_and(Leg::is_done));
     Progress {
         job_id: cp.job_id.clone(),
         name: cp.spec.name.clone(),
@@ -162,6 +171,8 @@ pub(crate) fn ended_progress(ctx: &JobContext, cp: Checkpoint, phase: JobPhase) 
         date: None,
         batches_done,
         batches_total,
+        instruments_done: options.done(),
+        instruments_total: options.total(),
         elapsed: Duration::from_secs_f64(cp.elapsed_s.max(0.0)),
         eta: None,
         error: cp.result.as_ref().and_then(|r| r.error.clone()),
@@ -324,6 +335,7 @@ impl JobActor {
                 }
                 Action::Finished => {
                     completed = true;
+                    self.options.leg_finished(i);
                     self.finish_leg().await;
                 }
                 Action::Failed(message) => {
@@ -436,6 +448,8 @@ impl JobActor {
             date: self.current_date(),
             batches_done: self.batches_done,
             batches_total: self.batches_total,
+            instruments_done: self.options.done(),
+            instruments_total: self.options.total(),
             elapsed: Duration::from_secs_f64(self.elapsed_s()),
             eta,
             result: self.result.clone(),

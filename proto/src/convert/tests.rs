@@ -76,6 +76,8 @@ fn every_phase_round_trips_and_unknown_ones_are_named() {
             date: (phase == JobPhase::Training).then_some(3),
             batches_done: 2,
             batches_total: 5,
+            instruments_done: 1,
+            instruments_total: 3,
             elapsed: std::time::Duration::from_millis(1500),
             eta: None,
             result: None,
