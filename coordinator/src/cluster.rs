@@ -15,6 +15,7 @@ use pathgrid_pricing::JobSpec;
 use pathgrid_protocol::{NodeInfo, Progress};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -24,7 +25,7 @@ use tokio_util::task::TaskTracker;
 const RETAINED_JOBS: usize = 10_000;
 
 enum RegMsg {
-    Submit { spec: JobSpec, reply: oneshot::Sender<Result<String, Error>> },
+    Submit { ctx: Arc<JobContext>, reply: oneshot::Sender<()> },
     Watch { id: String, reply: oneshot::Sender<Option<watch::Receiver<Progress>>> },
     Cancel { id: String, reply: oneshot::Sender<Option<mpsc::Sender<JobMsg>>> },
     List { reply: oneshot::Sender<Vec<Progress>> },
@@ -35,6 +36,9 @@ enum RegMsg {
 pub struct Cluster {
     sched: SchedulerHandle,
     reg: mpsc::Sender<RegMsg>,
+    /// Numbers the job ids this coordinator hands out.
+    submitted: Arc<AtomicU64>,
+    max_message_bytes: usize,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -69,14 +73,13 @@ impl Cluster {
             tracker: tracker.clone(),
             max_active_instruments: config.max_active_instruments,
             checkpoint_interval: config.checkpoint_interval,
-            max_message_bytes: config.max_message_bytes,
-            counter: 0,
         };
         for (cp, lease) in restored {
             reg.restore(cp, lease);
         }
         tracker.spawn(reg.run());
-        Ok(Cluster { sched, reg: tx, tracker, shutdown })
+        let submitted = Arc::new(AtomicU64::new(0));
+        Ok(Cluster { sched, reg: tx, submitted, max_message_bytes: config.max_message_bytes, tracker, shutdown })
     }
 
     /// The scheduler: nodes attach through it (the test seam).
@@ -96,7 +99,29 @@ impl Cluster {
 
     /// Validates and starts a job; returns its id.
     pub async fn submit(&self, spec: JobSpec) -> Result<String, Error> {
-        self.ask(|reply| RegMsg::Submit { spec, reply }).await?
+        let id = self.new_id(&spec.name);
+        let max = self.max_message_bytes;
+        // Validating a book and preparing its legs is CPU work that grows with the book: it
+        // runs on the blocking pool, so a big submit never stalls the registry or the runtime.
+        let prepare = move || -> Result<JobContext, Error> {
+            let job = spec.validate()?;
+            crate::session::check_deliverable(&id, &spec, max)?;
+            Ok(JobContext::new(JobId::from(id.as_str()), spec, job))
+        };
+        let ctx = Arc::new(tokio::task::spawn_blocking(prepare).await.map_err(Error::Task)??);
+        let id = ctx.id.to_string();
+        self.ask(|reply| RegMsg::Submit { ctx, reply }).await?;
+        tracing::info!(job = %id, "job submitted");
+        Ok(id)
+    }
+
+    /// A new job id: the job's name made safe, the time, and a counter.
+    fn new_id(&self, name: &str) -> String {
+        let n = self.submitted.fetch_add(1, Ordering::Relaxed) + 1;
+        let clean = pathgrid_store::safe_name(name, 48);
+        let millis =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        format!("{clean}-{millis:x}-{n}")
     }
 
     /// The job's progress feed; the last value is terminal and carries the result.
@@ -169,8 +194,6 @@ struct Registry {
     tracker: TaskTracker,
     max_active_instruments: usize,
     checkpoint_interval: Duration,
-    max_message_bytes: usize,
-    counter: u64,
 }
 
 impl Registry {
@@ -188,8 +211,9 @@ impl Registry {
 
     fn handle(&mut self, msg: RegMsg) {
         match msg {
-            RegMsg::Submit { spec, reply } => {
-                let _ = reply.send(self.submit(spec));
+            RegMsg::Submit { ctx, reply } => {
+                self.spawn_job(ctx, None, None);
+                let _ = reply.send(());
             }
             RegMsg::Watch { id, reply } => {
                 let _ = reply.send(self.jobs.get(&id).map(|e| e.events.clone()));
@@ -203,24 +227,6 @@ impl Registry {
                 let _ = reply.send(list);
             }
         }
-    }
-
-    fn new_id(&mut self, name: &str) -> String {
-        self.counter += 1;
-        let clean = pathgrid_store::safe_name(name, 48);
-        let millis =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-        format!("{clean}-{millis:x}-{}", self.counter)
-    }
-
-    fn submit(&mut self, spec: JobSpec) -> Result<String, Error> {
-        let job = spec.validate()?;
-        let id = self.new_id(&spec.name);
-        crate::session::check_deliverable(&id, &spec, self.max_message_bytes)?;
-        let ctx = Arc::new(JobContext::new(JobId::from(id.as_str()), spec, job));
-        self.spawn_job(ctx, None, None);
-        tracing::info!(job = %id, "job submitted");
-        Ok(id)
     }
 
     fn spawn_job(&mut self, ctx: Arc<JobContext>, restored: Option<Checkpoint>, lease: Option<Lease>) {
