@@ -1,8 +1,9 @@
 //! pathgrid pricing core: job specs, validation, GBM paths and the Longstaff–Schwartz
 //! method as batch kernels with mergeable statistics.
 //!
-//! This crate does no I/O and spawns no threads. A runner (the local thread pool, or a
-//! coordinator with remote nodes) drives it through the batch-level API:
+//! This crate does no I/O and spawns no threads. A runner drives it through the
+//! batch-level API: in process, [`driver`] (in order, or on the caller's rayon pool with
+//! the `rayon` feature); across machines, the coordinator and its nodes. Either way:
 //!
 //! 1. [`TrainingBatch::simulate`] each training batch;
 //! 2. for each regression date `k` from the last to the first:
@@ -19,6 +20,7 @@ pub mod basis;
 pub mod black_scholes;
 mod block;
 pub mod combine;
+pub mod driver;
 pub mod dual;
 pub mod error;
 pub mod fastmath;
@@ -57,33 +59,13 @@ pub use spec::JobSpec;
 pub use training::{Coefficients, TrainingBatch};
 pub use validate::{parse_job, parse_spec};
 
-/// Runs one leg sequentially through the batch API: the reference the parallel and
-/// distributed runners must reproduce bit for bit.
+/// Runs one leg in order on this thread: the reference the parallel and distributed
+/// runners must reproduce bit for bit.
 pub fn price_instrument_sequential(problem: &Problem) -> Result<LegResult, Error> {
-    let mut batches = (0..problem.batches(Phase::Training))
-        .map(|b| TrainingBatch::simulate(problem, b))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut coefficients: Vec<Coefficients> = vec![None; problem.regression_dates()];
-    for k in (0..problem.regression_dates()).rev() {
-        let mut merged = RegressionStats::new(problem.basis_len());
-        for tb in &mut batches {
-            merged.merge(&tb.regression_stats(problem, k)?)?;
-        }
-        let beta = merged.solve();
-        for tb in &mut batches {
-            tb.apply_exercise(problem, k, beta.as_deref())?;
-        }
-        coefficients[k] = beta;
-    }
-    let policy = ExercisePolicy { coefficients };
-    let stats = (0..problem.batches(Phase::Pricing))
-        .map(|b| price_batch(problem, b, &policy))
-        .collect::<Result<Vec<_>, _>>()?;
-    finish(problem, &policy, &stats)
+    driver::price_leg(problem, &driver::InOrder, &|_| {})
 }
 
-/// Prices a whole job sequentially: every leg, then their combination per option.
+/// Prices a whole job in order on this thread: every leg, then their combination per option.
 pub fn price_job_sequential(job: &Job) -> Result<Vec<InstrumentResult>, Error> {
-    let legs = Problem::all(job).iter().map(price_instrument_sequential).collect::<Result<Vec<_>, _>>()?;
-    combine(job, &legs)
+    driver::price_job(job, &driver::InOrder, &|_| {})
 }

@@ -13,8 +13,9 @@ pub use naming::{Names, batch_job_name, decode_key, names_for};
 use aws_lambda_events::s3::S3Event;
 use aws_sdk_batch::types::{ContainerOverrides, KeyValuePair, NodeOverrides, NodePropertyOverride};
 use marker::{Found, Marker, MarkerState};
+use pathgrid_pricing::driver;
 use pathgrid_pricing::workshop_csv::{self, CsvSettings};
-use pathgrid_pricing::{Input, InstrumentResult, Job, JobSpec, Phase, Problem, SpecErrors, price_job_sequential};
+use pathgrid_pricing::{Input, InstrumentResult, Job, JobSpec, Phase, Problem, SpecErrors};
 use pathgrid_protocol::{JobPhase, JobResult, JobStats};
 use pathgrid_store::{S3Options, S3Store, Store};
 use serde::Serialize;
@@ -359,14 +360,14 @@ fn too_large(size: u64, limit: u64) -> String {
     format!("input object is too large: {size} bytes, the limit is {limit} bytes (PATHGRID_MAX_INPUT_BYTES)")
 }
 
-/// Prices every option sequentially on a blocking thread: the same numbers as every
-/// other runner.
+/// Prices every option on every vCPU the function has (rayon's global pool, one thread per
+/// core), from a blocking thread: the same numbers as every other runner.
 async fn price_inline(job: Job) -> Result<Priced, String> {
     let started = Instant::now();
     let joined = tokio::task::spawn_blocking(move || {
         let problems = Problem::all(&job);
         let batches = problems.iter().map(|p| p.batches(Phase::Training) + p.batches(Phase::Pricing)).sum::<u64>();
-        price_job_sequential(&job).map(|r| (r, batches)).map_err(|e| e.to_string())
+        driver::price_job(&job, &driver::OnRayon, &|_| {}).map(|r| (r, batches)).map_err(|e| e.to_string())
     })
     .await;
     match joined {
