@@ -105,7 +105,7 @@ impl VNode {
             tokio::select! {
                 _ = tick.tick() => self.sched.heartbeat(self.session, Default::default()).await,
                 msg = rx.recv() => {
-                    let Some(msg) = msg else { return self.report };
+                    let Some(msg) = msg else { return self.report() };
                     let ToNode::Task(task) = msg else {
                         match msg {
                             ToNode::Define(ctx) => {
@@ -130,12 +130,12 @@ impl VNode {
                             self.sched.result(self.session, task_id, o).await;
                         }
                         self.report.died = true;
-                        return self.report;
+                        return self.report();
                     }
                     if self.opts.die_after.is_some_and(|n| self.report.tasks > n) {
                         self.sched.lost(self.session, "virtual node died".into()).await;
                         self.report.died = true;
-                        return self.report;
+                        return self.report();
                     }
                     match outcome {
                         Ok(o) => self.sched.result(self.session, task_id, o).await,
@@ -151,6 +151,11 @@ impl VNode {
         }
     }
 
+    /// What the node did so far (its rebuilds are the worker's count).
+    fn report(&self) -> VirtualNodeReport {
+        VirtualNodeReport { rebuilds: self.worker.rebuilds, ..self.report }
+    }
+
     /// Runs a task through the worker, as a real node would, but inline.
     fn execute(&mut self, task: NodeTask) -> Result<TaskOutput, TaskFailure> {
         if self.opts.behaviour != Behaviour::Compute {
@@ -160,7 +165,6 @@ impl VNode {
         if let Some((key, batch)) = done.batch {
             self.worker.keep(key, batch);
         }
-        self.report.rebuilds = self.worker.rebuilds;
         done.result
     }
 

@@ -134,16 +134,12 @@ pub fn check_task_result(r: &v1::TaskResult) {
     }
 }
 
-/// A job definition as a node takes it: read, then validated and defined on its `Worker`,
-/// or refused with the reason.
+/// A job definition as a node takes it (`pathgrid_node::take_definition`): read, then
+/// validated and defined on its `Worker`, or refused with the reason.
 pub fn check_definition(def: &v1::JobDefinition) {
     let mut worker = pathgrid_node::worker::Worker::new(1 << 20);
-    let (job_id, spec) = convert::definition_from_proto(def);
-    let defined = match spec {
-        Ok(spec) => worker.define(&job_id, spec),
-        Err(e) => Err(worker.refuse(&job_id, e.to_string())),
-    };
-    assert_eq!(defined.is_ok(), worker.knows_job(&job_id), "a definition's outcome and the worker disagree");
+    let defined = pathgrid_node::take_definition(&mut worker, def);
+    assert_eq!(defined.is_ok(), worker.knows_job(&def.job_id), "a definition's outcome and the worker disagree");
 }
 
 /// The small job a fuzzed node holds, so that a task it accepts runs in microseconds.

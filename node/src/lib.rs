@@ -219,13 +219,8 @@ async fn session(
                 Ok(Some(v1::CoordinatorMessage { msg: Some(msg) })) => match msg {
                     Down::Welcome(_) => {}
                     Down::Job(def) => {
-                        let (job_id, spec) = convert::definition_from_proto(&def);
-                        let defined = match spec {
-                            Ok(spec) => worker.define(&job_id, spec),
-                            Err(e) => Err(worker.refuse(&job_id, e.to_string())),
-                        };
-                        if let Err(e) = defined {
-                            tracing::warn!(job = %job_id, error = %e, "bad job definition");
+                        if let Err(e) = take_definition(worker, &def) {
+                            tracing::warn!(job = %def.job_id, error = %e, "bad job definition");
                         }
                     }
                     Down::Task(task) => match convert::task_from_proto(&task) {
@@ -272,6 +267,17 @@ async fn session(
     };
     *down_since = Instant::now();
     Ok(ended)
+}
+
+/// Takes a job definition from the coordinator: defines (and so validates) its spec on the
+/// worker, or refuses the job for the reason the spec cannot be read. Returns the reason of
+/// a refusal.
+pub fn take_definition(worker: &mut Worker, def: &v1::JobDefinition) -> Result<(), String> {
+    let (job_id, spec) = convert::definition_from_proto(def);
+    match spec {
+        Ok(spec) => worker.define(&job_id, spec),
+        Err(e) => Err(worker.refuse(&job_id, e.to_string())),
+    }
 }
 
 fn finish(worker: &mut Worker, done: Done) -> v1::NodeMessage {

@@ -197,14 +197,11 @@ impl Worker {
     /// Prepares a task: checks it against the node's state and returns the closure to run.
     pub fn prepare(&mut self, task: NodeTask) -> Result<Work, TaskFailure> {
         let NodeTask { task_id, job_id, instrument, batch, kind } = task;
-        if !self.jobs.contains_key(&job_id) {
+        let Some(state) = self.jobs.get_mut(&job_id) else {
             return Err(match self.refused.get(&job_id) {
                 Some(reason) => TaskFailure::fatal(format!("this node refused the job definition: {reason}")),
                 None => TaskFailure::need_state(format!("unknown job {job_id}")),
             });
-        }
-        let Some(state) = self.jobs.get_mut(&job_id) else {
-            return Err(TaskFailure::need_state(format!("unknown job {job_id}")));
         };
         let problem = state.problem(instrument)?;
         let r = problem.regression_dates();

@@ -18,7 +18,7 @@ mod tests;
 pub use event::{node_from_proto, node_to_proto, progress_from_proto, progress_to_proto};
 pub use node::{
     definition, definition_from_proto, forget, from_node, heartbeat, hello, hello_name, shutdown, task, task_error,
-    task_from_proto, task_output, task_result, task_to_proto, welcome,
+    task_from_proto, task_output, task_result, welcome,
 };
 pub use result::{
     instrument_result_from_proto, instrument_result_to_proto, job_result_from_proto, job_result_to_proto,

@@ -97,7 +97,7 @@ pub fn task(t: &NodeTask) -> v1::CoordinatorMessage {
     v1::CoordinatorMessage { msg: Some(Down::Task(task_to_proto(t))) }
 }
 
-pub fn task_to_proto(t: &NodeTask) -> v1::Task {
+fn task_to_proto(t: &NodeTask) -> v1::Task {
     let kind = match &t.kind {
         NodeTaskKind::Train { date, coefficients } => v1::task::Kind::Training(v1::TrainingTask {
             date: *date as u32,
